@@ -101,6 +101,33 @@ def cmd_figure(a: argparse.Namespace) -> None:
     plot_reconstructions(gt, columns, psnr, a.out, spec.get("title", ""), spec["n_images"])
 
 
+def cmd_train_denoiser(a: argparse.Namespace) -> None:
+    from metainv.denoiser import train_denoiser
+    from metainv.device import resolve_device
+    from metainv.report.figures import plot_training_curve
+
+    spec = _spec(a.spec)
+    train_denoiser(spec, a.data, a.model, a.log, a.eval, resolve_device(a.device, tf32=spec.get("tf32", False)),
+                   progress=not a.no_progress)
+    plot_training_curve(a.log, a.curve, f"DnCNN σ={spec['noise_std']}")
+
+
+def cmd_tune_solver(a: argparse.Namespace) -> None:
+    from metainv.device import resolve_device
+    from metainv.solvers.tuning import tune_classical
+
+    spec = _spec(a.spec)
+    tune_classical(spec, a.denoiser, a.holdout, a.data, a.table, a.params, resolve_device(a.device))
+
+
+def cmd_solve(a: argparse.Namespace) -> None:
+    from metainv.device import resolve_device
+    from metainv.solvers.classical import reconstruct_classical
+
+    spec = _spec(a.spec)
+    reconstruct_classical(spec, a.denoiser, a.params, a.data, a.out, resolve_device(a.device))
+
+
 # -- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="metainv", description=__doc__,
@@ -135,6 +162,34 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--no-progress", action="store_true")
         else:
             sp.add_argument("--out", required=True, help="recon.npz")
+
+    sp = add("train-denoiser", cmd_train_denoiser, "train the DnCNN prior at one noise level (resumable)")
+    sp.add_argument("--spec", required=True, help="denoiser spec (config.denoiser + seed): JSON or @file")
+    sp.add_argument("--data", required=True, help="store folder")
+    sp.add_argument("--model", required=True, help="model.pt")
+    sp.add_argument("--log", required=True, help="train_log.csv")
+    sp.add_argument("--curve", required=True, help="train_curve.png")
+    sp.add_argument("--eval", required=True, help="eval.json: held-out PSNR, noisy vs denoised")
+    sp.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    sp.add_argument("--no-progress", action="store_true")
+
+    sp = add("tune-solver", cmd_tune_solver,
+             "grid-search a classical solver's parameters on held-out training images")
+    sp.add_argument("--spec", required=True, help="experiment spec (method red|hqs): JSON or @file")
+    sp.add_argument("--data", required=True, help="store folder")
+    sp.add_argument("--denoiser", required=True, help="DnCNN model.pt")
+    sp.add_argument("--holdout", type=int, required=True, help="held-out tail of the training split")
+    sp.add_argument("--table", required=True, help="tuning.csv: one row per parameter combination")
+    sp.add_argument("--params", required=True, help="params.json: the chosen parameters")
+    sp.add_argument("--device", default="auto")
+
+    sp = add("solve", cmd_solve, "reconstruct the validation set with a classical solver (RED, HQS)")
+    sp.add_argument("--spec", required=True, help="experiment spec (method red|hqs): JSON or @file")
+    sp.add_argument("--data", required=True, help="store folder")
+    sp.add_argument("--denoiser", required=True, help="DnCNN model.pt")
+    sp.add_argument("--params", required=True, help="params.json from tune-solver")
+    sp.add_argument("--out", required=True, help="recon.npz")
+    sp.add_argument("--device", default="auto")
 
     sp = add("evaluate", cmd_evaluate, "per-image metrics of a reconstruction")
     sp.add_argument("--recon", required=True)

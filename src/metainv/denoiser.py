@@ -13,20 +13,21 @@ resume, NaN stop, CSV log) is :class:`metainv.train.Trainer`.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import os
+from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
-from metainv.data.store import to_tensor
+from metainv.data.store import load_split, to_tensor
+from metainv.metrics import psnr_torch as psnr
 
-
-def psnr(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """Per-image PSNR in dB, 10·log10(range² / MSE), over N×C×H×W."""
-    mse = (x - ref).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(data_range**2 / mse)
+log = logging.getLogger(__name__)
 
 
 def random_dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -68,15 +69,21 @@ def make_denoiser_step(
     batch_size: int,
     patch_size: int,
     device: torch.device | str = "cpu",
+    lr_at: Callable[[int], float] | None = None,
 ) -> Callable[[int], Mapping[str, float]]:
     """``step_fn(step)`` for :class:`metainv.train.Trainer`: one Adam update of DnCNN.
 
     ``train_images`` is uint8 N×H×W×C (the store's format); batches are converted to
     float on the fly so the whole split never needs to live on the device as float32.
+    ``lr_at(step)`` sets the learning rate from the step number alone (no scheduler
+    state, so a resumed run follows the same schedule).
     """
     n_images = len(train_images)
 
-    def step(_: int) -> Mapping[str, float]:
+    def step(step_index: int) -> Mapping[str, float]:
+        if lr_at is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step_index)
         idx = torch.randint(0, n_images, (batch_size,), generator=generator).numpy()
         x = to_tensor(train_images[np.sort(idx)], device)
         x = random_dihedral(random_crops(x, patch_size, generator), generator)
@@ -116,11 +123,8 @@ def evaluate_denoiser(
     }
 
 
-def save_denoiser(net: nn.Module, path, **extra) -> None:
+def save_denoiser(net: nn.Module, path: str | Path, **extra) -> None:
     """Weights + constructor arguments (``hparams``) in one file, written atomically."""
-    import os
-    from pathlib import Path
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -128,7 +132,7 @@ def save_denoiser(net: nn.Module, path, **extra) -> None:
     os.replace(tmp, path)
 
 
-def load_denoiser(path, device: torch.device | str = "cpu", trainable: bool = False) -> nn.Module:
+def load_denoiser(path: str | Path, device: torch.device | str = "cpu", trainable: bool = False) -> nn.Module:
     """Rebuild a :class:`~metainv.nets.dncnn.DnCNN` saved by :func:`save_denoiser`.
 
     Returned in eval mode (BatchNorm uses its running statistics, as a prior must); with
@@ -145,7 +149,72 @@ def load_denoiser(path, device: torch.device | str = "cpu", trainable: bool = Fa
     return net
 
 
+def split_holdout(n_train: int, holdout: int) -> tuple[slice, slice]:
+    """(training part, held-out part) of the training split: the last ``holdout`` images
+    are never trained on; they serve the denoiser's evaluation and the solvers' parameter
+    search, so neither touches the validation split."""
+    if not 0 < holdout < n_train:
+        raise ValueError(f"denoiser.holdout must lie in [1, {n_train - 1}] for {n_train} training images, got {holdout}")
+    return slice(0, n_train - holdout), slice(n_train - holdout, n_train)
+
+
+def train_denoiser(
+    spec: Mapping, data_dir: str | Path, model_path: str | Path, log_path: str | Path,
+    eval_path: str | Path, device: torch.device, progress: bool = True,
+) -> dict[str, float]:
+    """Train DnCNN per ``spec`` (the ``denoiser`` config block plus ``seed``) on the
+    store's training split minus its held-out tail; write the weights, the CSV log and
+    ``eval_path`` (JSON: PSNR of noisy input and of the denoised images on the held-out
+    images at σ₀). Resumes from ``checkpoint.pt`` beside the model.
+    """
+    from metainv.nets.dncnn import DnCNN
+    from metainv.train import Trainer
+
+    model_path = Path(model_path)
+    seed = int(spec["seed"])
+    with torch.random.fork_rng(devices=[]):  # seeded weight init, global RNG untouched
+        torch.manual_seed(seed)
+        net = DnCNN(channels=3, depth=int(spec["depth"]), features=int(spec["features"]),
+                    noise_level=float(spec["noise_std"])).to(device)
+    base_lr = float(spec["lr"])
+    optimizer = torch.optim.Adam(net.parameters(), lr=base_lr)
+    steps = int(spec["steps"])
+    decay_step = int(round(float(spec["lr_decay_at"]) * steps))
+
+    def lr_at(step: int) -> float:
+        return base_lr * (0.1 if step >= decay_step else 1.0)
+
+    train = load_split(data_dir, "train", mmap=True)
+    fit, held = split_holdout(len(train), int(spec["holdout"]))
+    held_images = to_tensor(train[held][: int(spec["val_images"])], device)
+    trainer = Trainer({"dncnn": net}, {"adam": optimizer}, total_steps=steps,
+                      checkpoint_path=model_path.with_name("checkpoint.pt"), log_path=log_path,
+                      seed=seed, config=dict(spec), checkpoint_every=int(spec["checkpoint_every"]),
+                      desc="train-denoiser", progress=progress)
+    step_fn = make_denoiser_step(net, optimizer, train[fit], trainer.generator, float(spec["noise_std"]),
+                                 int(spec["batch_size"]), int(spec["patch_size"]), device, lr_at)
+
+    def validate_fn(step: int) -> dict[str, float]:
+        ev = evaluate_denoiser(net, held_images, float(spec["noise_std"]), seed + 1)
+        return {"val_psnr": ev["denoised_psnr"], "val_noisy_psnr": ev["noisy_psnr"]}
+
+    trainer.run(step_fn, validate_fn, int(spec["validate_every"]))
+    net.eval()
+    save_denoiser(net, model_path, steps_trained=trainer.step)
+    result = {"noise_std": float(spec["noise_std"]), "images": len(held_images), "steps": trainer.step,
+              **evaluate_denoiser(net, held_images, float(spec["noise_std"]), seed + 1)}
+    result["gain_db"] = result["denoised_psnr"] - result["noisy_psnr"]
+    Path(eval_path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(eval_path) + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, eval_path)
+    log.info("DnCNN σ=%.3f on %d held-out images: noisy %.2f dB → denoised %.2f dB",
+             result["noise_std"], result["images"], result["noisy_psnr"], result["denoised_psnr"])
+    return result
+
+
 __all__ = [
-    "psnr", "random_dihedral", "random_crops", "make_denoiser_step", "evaluate_denoiser",
+    "split_holdout", "train_denoiser",
+    "random_dihedral", "random_crops", "make_denoiser_step", "evaluate_denoiser",
     "save_denoiser", "load_denoiser",
 ]

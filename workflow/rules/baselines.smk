@@ -1,0 +1,64 @@
+# Classical baselines with the DnCNN prior (Table 3): RED and HQS, 12 steps or to convergence.
+# Parameters are searched on held-out training images (tune_classical), then the validation
+# set is solved (solve_classical) into recon.npz, which the evaluate/table rules pick up.
+
+CLASSICAL_IDS = ids_of("red") + ids_of("hqs")
+
+for _eid in CLASSICAL_IDS:
+    if EXPERIMENTS[_eid]["task"]["resolution"] != config["denoiser"]["resolution"]:
+        raise WorkflowError(
+            f"config.experiments.{_eid}: task resolution {EXPERIMENTS[_eid]['task']['resolution']} "
+            f"differs from config.denoiser.resolution {config['denoiser']['resolution']}; the DnCNN "
+            "and its held-out images must come from the same store"
+        )
+
+
+rule tune_classical:
+    """Grid search of λ / σ_f (RED) or the schedule (HQS) on held-out training images."""
+    input:
+        unpack(experiment_store),
+        denoiser=rules.train_denoiser.output.model,
+    output:
+        table="results/{task}/{exp}/tuning.csv",
+        params="results/{task}/{exp}/params.json",
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.train).parent),
+        holdout=config["denoiser"]["holdout"],
+        device=config["device"],
+    log:
+        "logs/tune_classical/{task}/{exp}.log",
+    benchmark:
+        "logs/tune_classical/{task}/{exp}.benchmark.tsv"
+    wildcard_constraints:
+        exp=id_pattern(CLASSICAL_IDS),
+    threads: config["threads"]
+    shell:
+        "metainv --threads {threads} tune-solver --spec {params.spec} --data {params.data} "
+        "--denoiser {input.denoiser} --holdout {params.holdout} --table {output.table} "
+        "--params {output.params} --device {params.device} 2> {log}"
+
+
+rule solve_classical:
+    """RED / HQS with the chosen parameters on every validation measurement."""
+    input:
+        unpack(experiment_store),
+        denoiser=rules.train_denoiser.output.model,
+        params="results/{task}/{exp}/params.json",
+    output:
+        "results/{task}/{exp}/recon.npz",
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.val).parent),
+        device=config["device"],
+    log:
+        "logs/solve_classical/{task}/{exp}.log",
+    benchmark:
+        "logs/solve_classical/{task}/{exp}.benchmark.tsv"
+    wildcard_constraints:
+        exp=id_pattern(CLASSICAL_IDS),
+    threads: config["threads"]
+    shell:
+        "metainv --threads {threads} solve --spec {params.spec} --data {params.data} "
+        "--denoiser {input.denoiser} --params {input.params} --out {output} "
+        "--device {params.device} 2> {log}"

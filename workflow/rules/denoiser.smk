@@ -1,0 +1,33 @@
+# Denoiser stage: the DnCNN prior of RED / HQS, trained once at σ₀ (config.denoiser).
+
+
+def denoiser_spec():
+    return {**config["denoiser"], "seed": config["seed"], "tf32": config["tf32"]}
+
+
+DENOISER_DIR = "results/denoiser/dncnn"
+
+
+rule train_denoiser:
+    """DnCNN at σ₀ with fresh noise per batch and flip/rotation augmentation on the training
+    split minus its held-out tail; resumes from checkpoint.pt beside the model if killed."""
+    input:
+        **store_files(config["denoiser"]["resolution"]),
+    output:
+        model=f"{DENOISER_DIR}/model.pt",
+        train_log=f"{DENOISER_DIR}/train_log.csv",
+        curve=f"{DENOISER_DIR}/train_curve.png",
+        eval=f"{DENOISER_DIR}/eval.json",
+    params:
+        spec=spec_arg(denoiser_spec()),
+        data=store_dir(config["denoiser"]["resolution"]),
+        device=config["device"],
+    log:
+        "logs/train_denoiser/dncnn.log",
+    benchmark:
+        "logs/train_denoiser/dncnn.benchmark.tsv"
+    threads: config["threads"]
+    shell:
+        "metainv --threads {threads} train-denoiser --spec {params.spec} --data {params.data} "
+        "--model {output.model} --log {output.train_log} --curve {output.curve} "
+        "--eval {output.eval} --device {params.device} --no-progress 2> {log}"
