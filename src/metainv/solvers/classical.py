@@ -7,7 +7,7 @@ An experiment with ``method: red`` or ``method: hqs`` carries a ``classical`` bl
       tol: null          # relative-change tolerance: run to convergence, at most max_steps
       max_steps: 300
       batch_size: 50
-      params: {...}      # solver parameters (RED: lam, sigma_f, relax; HQS: lam, sigma_start, sigma_end)
+      params: {...}      # solver parameters (RED: lam, sigma_f, relax; HQS: lam, sigma_start, sigma_end, relax)
       tune: {images, grid: {name: [values]}}   # search on held-out *training* images
 
 :func:`run_solver` is the one place that maps (method, params) onto :func:`red` / :func:`hqs`.
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 PARAMETERS = {
     "red": ("lam", "sigma_f", "relax"),
-    "hqs": ("lam", "sigma_start", "sigma_end"),
+    "hqs": ("lam", "sigma_start", "sigma_end", "relax"),
 }
 
 

@@ -52,11 +52,15 @@ def hqs_schedule(
 
 def hqs_step(
     x: torch.Tensor, aty: torch.Tensor, op: Any, denoiser: nn.Module,
-    rho: float | torch.Tensor, sigma_k: float | torch.Tensor | None,
+    rho: float | torch.Tensor, sigma_k: float | torch.Tensor | None, relax: float | torch.Tensor = 1.0,
 ) -> torch.Tensor:
-    """One HQS iteration: closed-form data step at ρ_k, then the denoiser at level σ_k."""
+    """One HQS iteration: closed-form data step at ρ_k, then the denoiser at level σ_k;
+    with ``relax`` θ < 1 the result is x + θ(D(z) − x) (same fixed points)."""
     z = op.gram_inverse(aty + rho * x, rho)
-    return denoise_at_level(denoiser, z, sigma_k)
+    update = denoise_at_level(denoiser, z, sigma_k)
+    if isinstance(relax, (int, float)) and relax == 1:
+        return update
+    return x + relax * (update - x)
 
 
 def hqs(
@@ -72,6 +76,7 @@ def hqs(
     sigma_end: float | None = None,
     schedule_steps: int | None = None,
     noise_std: float | None = None,
+    relax: float | torch.Tensor = 1.0,
     return_info: bool = False,
 ):
     """Run HQS from ``x0`` (``y`` when None).
@@ -81,10 +86,16 @@ def hqs(
     iterations. With ``tol``: iterate until every image's relative change is below ``tol``,
     at most ``max_steps`` (and never stop inside the schedule: the change is large by design
     while σ_k still decreases). Defaults λ = 0.23, σ_1 = 49/255 are DPIR's for deblurring.
+    ``relax`` θ applies to the iterations after the schedule (θ = 1: plain HQS): held at
+    σ_end, the map x ↦ D(z(x)) can oscillate at frequencies the blur removes, exactly as
+    RED's does (see :mod:`metainv.solvers.red`), and θ < 1 damps that without moving its
+    fixed points; the schedule itself stays DPIR's.
 
     Returns x, or (x, info) as :func:`metainv.solvers.red.red` does.
     """
     sigma = float(op.noise_std if noise_std is None else noise_std)
+    if not torch.is_tensor(relax) and not 0 < relax <= 1:
+        raise ValueError(f"relax must lie in (0, 1], got {relax}")
     n_sched = int(steps if schedule_steps is None else schedule_steps)
     sigmas, rhos = hqs_schedule(n_sched, sigma, lam, sigma_start, sigma_end)
     if not sigmas:
@@ -94,7 +105,7 @@ def hqs(
 
     def update(x_k: torch.Tensor, k: int) -> torch.Tensor:
         j = min(k, n_sched - 1)
-        return hqs_step(x_k, aty, op, denoiser, rhos[j], sigmas[j])
+        return hqs_step(x_k, aty, op, denoiser, rhos[j], sigmas[j], relax if k >= n_sched else 1.0)
 
     if tol is None:
         x, info = fixed_point_iterations(update, x, steps=steps)
