@@ -96,6 +96,10 @@ def reconstruct_classical(
                                  int(cfg["max_steps"]), int(cfg["batch_size"]))
     log.info("%s: %s with %s, iterations per image: min %d, mean %.1f, max %d", spec["id"], method, params,
              int(counts.min()), float(counts.float().mean()), int(counts.max()))
+    if cfg.get("tol") is not None and int(counts.max()) >= int(cfg["max_steps"]):
+        log.warning("%s: %d of %d images reached max_steps=%d before the relative change fell below %g",
+                    spec["id"], int((counts >= int(cfg["max_steps"])).sum()), len(counts), int(cfg["max_steps"]),
+                    cfg["tol"])
     return save_reconstruction(out_path, x, y, op)
 
 
