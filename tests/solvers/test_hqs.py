@@ -114,3 +114,17 @@ def test_hqs_gradcheck_through_iterations(tiny_dncnn):
         return hqs(x0_, y_, op, WithFirstWeight(net, w_), steps=3, lam=lam_, sigma_start=0.1, sigma_end=0.04)
 
     assert torch.autograd.gradcheck(run, (x0, y, lam, weight), eps=1e-6, atol=1e-5)
+
+
+def test_relaxation_only_after_the_schedule(blur_problem, tiny_dncnn):
+    _, y, op = blur_problem
+    kwargs = dict(lam=0.23, sigma_start=0.2, sigma_end=0.03)
+    torch.testing.assert_close(hqs(None, y, op, tiny_dncnn, steps=3, relax=0.5, **kwargs),
+                               hqs(None, y, op, tiny_dncnn, steps=3, **kwargs))
+    sched = hqs(None, y, op, tiny_dncnn, steps=3, **kwargs)
+    sigmas, rhos = hqs_schedule(3, op.noise_std, 0.23, 0.2, 0.03)
+    full = hqs_step(sched, op.adjoint(y), op, tiny_dncnn, rhos[-1], sigmas[-1])
+    torch.testing.assert_close(hqs(None, y, op, tiny_dncnn, steps=4, schedule_steps=3, relax=0.5, **kwargs),
+                               sched + 0.5 * (full - sched))
+    with pytest.raises(ValueError, match="relax"):
+        hqs(None, y, op, tiny_dncnn, relax=0.0)

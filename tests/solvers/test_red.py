@@ -88,3 +88,18 @@ def test_red_gradcheck_through_iterations(tiny_dncnn):
         return red(x0_, y_, op, WithFirstWeight(net, w_), steps=3, lam=lam_, sigma_f=sigma_f_)
 
     assert torch.autograd.gradcheck(run, (x0, y, lam, sigma_f, weight), eps=1e-6, atol=1e-5)
+
+
+def test_relaxation_keeps_the_fixed_point(mild_blur_problem, tiny_dncnn):
+    """θ < 1 (Krasnosel'skii–Mann) converges to the same fixed point as the plain method."""
+    _, y, op = mild_blur_problem
+    net = tiny_dncnn.double()
+    plain = red(None, y, op, net, tol=1e-11, max_steps=3000, lam=20.0, sigma_f=0.05)
+    relaxed, info = red(None, y, op, net, tol=1e-11, max_steps=3000, lam=20.0, sigma_f=0.05, relax=0.5,
+                        return_info=True)
+    assert int(info["steps"].max()) < 3000
+    torch.testing.assert_close(relaxed, plain, rtol=1e-8, atol=1e-9)
+    one = red(None, y, op, net, steps=1, lam=20.0, relax=0.25)
+    torch.testing.assert_close(one, y + 0.25 * (red(None, y, op, net, steps=1, lam=20.0) - y))
+    with pytest.raises(ValueError, match="relax"):
+        red(None, y, op, net, relax=1.5)
