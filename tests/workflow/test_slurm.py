@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from slurm_cluster import LocalSlurmCluster, SlurmUnavailable
+from .slurm_cluster import LocalSlurmCluster, SlurmUnavailable
 
 REPO = Path(__file__).resolve().parents[2]
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"

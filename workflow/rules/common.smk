@@ -100,4 +100,12 @@ def all_targets():
             targets.append(f"results/figures/figure{number}.png")
     for eid in ids_of("meta"):
         targets.append(f"{exp_dir(eid)}/train_curve.png")
+    # Every result an experiment shares (DVC) is a target, so one that is missing (deleted, or
+    # not pulled) is rebuilt together with what depends on it: Snakemake otherwise skips a
+    # missing intermediate file whose consumers are up to date. The data stores are not
+    # targets: a clone that pulled results without data (or raw downloads) reruns nothing.
+    for eid in EXPERIMENTS:
+        targets += [f"{exp_dir(eid)}/recon.npz", f"{exp_dir(eid)}/metrics.csv"]
+    for eid in ids_of("meta"):
+        targets += [f"{exp_dir(eid)}/model.pt", f"{exp_dir(eid)}/train_log.csv"]
     return targets

@@ -17,6 +17,8 @@ rule reconstruct_meta:
     wildcard_constraints:
         exp=id_pattern(ids_of("meta")),
     threads: config["threads"]
+    resources:
+        **config["resources"]["reconstruct_meta"],
     shell:
         "metainv --threads {threads} reconstruct --spec {params.spec} --data {params.data} "
         "--model {input.model} --out {output} --device {params.device} 2> {log}"

@@ -20,6 +20,8 @@ rule meta_train:
     wildcard_constraints:
         exp=id_pattern(ids_of("meta")),
     threads: config["threads"]
+    resources:
+        **config["resources"]["meta_train"],
     shell:
         "metainv --threads {threads} meta-train --spec {params.spec} --data {params.data} "
         "--model {output.model} --log {output.train_log} --curve {output.curve} "

@@ -1,5 +1,10 @@
 # Report stage: paper tables (ours beside the paper's numbers) and figures.
 
+# Seconds of work each: on a cluster they run where Snakemake runs instead of queueing.
+localrules:
+    table,
+    figure,
+
 
 rule table:
     input:
