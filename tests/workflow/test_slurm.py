@@ -7,19 +7,19 @@ skipped with the reason. Each Snakemake run is bounded by ``timeout -k``.
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from .conftest import REPO, snakemake, workflow_copy
 from .slurm_cluster import LocalSlurmCluster, SlurmUnavailable
 
-REPO = Path(__file__).resolve().parents[2]
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
 TEST_ACCOUNT = "metainv-test"
 
@@ -47,29 +47,25 @@ def slurm_cluster():
 
 
 def snakemake_on_cluster(
-    cluster: LocalSlurmCluster, workdir: Path, *args: str, timeout_s: int = 240, wait=True
-):
-    """Run Snakemake with the real SLURM profile against ``cluster`` (bounded by timeout -k)."""
+    cluster: LocalSlurmCluster, workdir: Path, *args: str, timeout_s: int = 300
+) -> subprocess.Popen:
+    """Start Snakemake with the real SLURM profile against ``cluster`` (bounded by timeout -k);
+    its output goes to ``workdir/snakemake.out``."""
     cmd = [
         "timeout", "-k", "10", str(timeout_s),
         sys.executable, "-m", "snakemake",
         "--profile", str(SLURM_PROFILE),
-        "--directory", str(workdir),
         *TEST_CLUSTER_ARGS, *args,
     ]
     env = {
         **cluster.env,
+        # the jobs call `metainv` (and Snakemake) from this environment
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{cluster.env['PATH']}",
         "METAINV_SLURM_ACCOUNT": TEST_ACCOUNT,
         "METAINV_SLURM_PARTITION": cluster.partition,
     }
-    if not wait:
-        return subprocess.Popen(
-            cmd, cwd=workdir, env=env, text=True,
-            stdout=open(workdir / "snakemake.out", "w"), stderr=subprocess.STDOUT,
-        )
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}"
-    return proc
+    with open(workdir / "snakemake.out", "w") as out:
+        return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def test_cluster_schedules_a_gpu_request(slurm_cluster):
@@ -86,105 +82,112 @@ def test_cluster_schedules_a_gpu_request(slurm_cluster):
     assert f"Account={TEST_ACCOUNT}" in show
 
 
-TOY_SNAKEFILE = textwrap.dedent(
-    """
-    rule all:
-        input: "summary.txt"
 
-    rule train:
-        output: "model.txt"
-        resources: gpu=1, mem_mb=300, runtime=5, cpus_per_task=1
-        shell: "echo gpus=$CUDA_VISIBLE_DEVICES job=$SLURM_JOB_ID > {output}"
-
-    rule summarise:
-        input: "model.txt"
-        output: "summary.txt"
-        shell: "cat {input} > {output}; echo job=$SLURM_JOB_ID gpus=${{CUDA_VISIBLE_DEVICES:-}} >> {output}"
-    """
-)
-
-
-def test_profile_runs_two_jobs_through_slurm(slurm_cluster, tmp_path):
-    (tmp_path / "Snakefile").write_text(TOY_SNAKEFILE)
-    snakemake_on_cluster(slurm_cluster, tmp_path)
-    train_line, summarise_line = (tmp_path / "summary.txt").read_text().splitlines()
-    train = dict(kv.split("=", 1) for kv in train_line.split())
-    summarise = dict(kv.split("=", 1) for kv in summarise_line.split())
-    # two distinct SLURM jobs; the GPU rule got a GPU, the CPU rule none
-    assert train["job"] and summarise["job"] and train["job"] != summarise["job"]
-    assert train["gpus"] == "0"
-    assert summarise["gpus"] == ""
-    # what the plugin requested, as slurmctld recorded it: the rule's resources for the
-    # GPU rule, the profile's defaults for the other, account and partition from the profile
-    train_job = slurm_cluster.run("scontrol", "show", "job", train["job"]).stdout
-    for expected in ("TresPerJob=gres:gpu:1", "MinMemoryNode=300M", "TimeLimit=00:05:00"):
-        assert expected in train_job
-    summarise_job = slurm_cluster.run("scontrol", "show", "job", summarise["job"]).stdout
-    for expected in ("MinMemoryNode=4000M", "TimeLimit=01:00:00", "MinCPUsNode=2"):
-        assert expected in summarise_job
-    assert "TresPerJob" not in summarise_job
-    for job in (train_job, summarise_job):
-        assert f"Account={TEST_ACCOUNT}" in job and f"Partition={slurm_cluster.partition}" in job
+TRAIN_STEPS = 200
+CHECKPOINT_EVERY = 10
+EXP = "meta_center_m2"
+EXP_DIR = f"results/inpaint_center/{EXP}"
+# The tiny test config with one experiment (the others disabled) trained long enough to be
+# cancelled mid-way: SLURM runs prepare_sample, meta_train, reconstruct_meta and evaluate;
+# table and figure are localrules. The GPU requests are the configs' own (gpu=1).
+CLUSTER_CONFIG = f"""\
+experiments:
+  meta_center_m3: {{enabled: false}}
+  meta_center_m5: {{enabled: false}}
+  meta_center_m7: {{enabled: false}}
+experiment_defaults:
+  outer: {{steps: {TRAIN_STEPS}, checkpoint_every: {CHECKPOINT_EVERY}, validate_every: {TRAIN_STEPS}}}
+"""
+CONFIGS = ("--configfile", "config/quick.yaml", "config/tiny.yaml", "config/cluster.yaml")
 
 
-RESUMABLE_TRAIN = textwrap.dedent(
-    '''
-    """A stand-in for a long training: one checkpoint per step, resumes from the last."""
-    import json, os, sys, time
-    model, steps = sys.argv[1], int(sys.argv[2])
-    checkpoint = os.path.join(os.path.dirname(model) or ".", "checkpoint.json")
-    state = {"step": 0, "attempt_starts": []}
-    if os.path.exists(checkpoint):
-        state = json.load(open(checkpoint))
-    state["attempt_starts"].append(state["step"])
-    while state["step"] < steps:
-        time.sleep(0.4)
-        state["step"] += 1
-        with open(checkpoint + ".tmp", "w") as f:
-            json.dump(state, f)
-        os.replace(checkpoint + ".tmp", checkpoint)
-    json.dump(state, open(model, "w"))
-    '''
-)
+def slurm_jobs(cluster: LocalSlurmCluster) -> list[dict[str, str]]:
+    """The Snakemake jobs slurmctld remembers (MinJobAge=300), as ``scontrol show job``
+    fields; the plugin comments each with ``rule_<rule>[_wildcards_<wildcards>]``."""
+    ids = cluster.run("squeue", "-h", "-t", "all", "-o", "%i").stdout.split()
+    jobs = []
+    for job_id in ids:
+        text = cluster.run("scontrol", "show", "job", job_id).stdout
+        fields = dict(re.findall(r"(\w+)=(\S*)", text))
+        if fields.get("Comment", "").startswith("rule_"):
+            jobs.append(fields)
+    return jobs
 
 
-def test_cancelled_job_is_retried_and_resumes(slurm_cluster, tmp_path):
-    steps = 25
-    (tmp_path / "train.py").write_text(RESUMABLE_TRAIN)
-    (tmp_path / "Snakefile").write_text(
-        textwrap.dedent(
-            f"""
-            rule train:
-                output: "model.json"
-                resources: gpu=1, mem_mb=300, runtime=5
-                shell: "{sys.executable} train.py {{output}} {steps}"
-            """
-        )
-    )
-    run = snakemake_on_cluster(slurm_cluster, tmp_path, wait=False)
-    checkpoint = tmp_path / "checkpoint.json"
+@pytest.fixture(scope="module")
+def cluster_run(slurm_cluster, tmp_path_factory):
+    """The reduced quick workflow through SLURM with the real profile; its training job is
+    scancel'led once it has written a checkpoint. Returns (workdir, cancelled job id, jobs)."""
+    work = workflow_copy(tmp_path_factory.mktemp("slurm"))
+    (work / "config" / "cluster.yaml").write_text(CLUSTER_CONFIG)
+    checkpoint = work / EXP_DIR / "checkpoint.pt"
+    run = snakemake_on_cluster(slurm_cluster, work, *CONFIGS)
+    log = work / "snakemake.out"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if checkpoint.exists() and json.loads(checkpoint.read_text())["step"] >= 3:
-                break
-            assert run.poll() is None, (tmp_path / "snakemake.out").read_text()
+        deadline = time.monotonic() + 180
+        while not checkpoint.exists():
+            assert run.poll() is None, f"snakemake ended early:\n{log.read_text()[-5000:]}"
+            assert time.monotonic() < deadline, "training never wrote a checkpoint"
             time.sleep(0.2)
-        else:
-            pytest.fail("training never wrote its third checkpoint")
-        running = slurm_cluster.run("squeue", "-h", "-t", "RUNNING", "-o", "%i").stdout.split()
-        assert len(running) == 1, running
-        assert slurm_cluster.run("scancel", running[0]).returncode == 0
-        returncode = run.wait(timeout=200)
+        running = slurm_cluster.run("squeue", "-h", "-t", "RUNNING", "-o", "%i %k").stdout
+        training = [line.split()[0] for line in running.splitlines() if "meta_train" in line]
+        assert len(training) == 1, running
+        assert slurm_cluster.run("scancel", training[0]).returncode == 0
+        returncode = run.wait(timeout=300)
     finally:
         if run.poll() is None:
             run.kill()
-    log = (tmp_path / "snakemake.out").read_text()
-    assert returncode == 0, log[-6000:]
-    state = json.loads((tmp_path / "model.json").read_text())
-    first, second = state["attempt_starts"]
-    assert first == 0
-    assert 3 <= second < steps, "the retry started over instead of resuming"
-    assert state["step"] == steps
-    show = slurm_cluster.run("scontrol", "show", "job", running[0]).stdout
-    assert "JobState=CANCELLED" in show
+            run.wait()
+    assert returncode == 0, log.read_text()[-8000:]
+    return work, training[0], slurm_jobs(slurm_cluster)
+
+
+def test_quick_workflow_runs_on_slurm_with_the_profile(cluster_run):
+    work, _, jobs = cluster_run
+    table = pd.read_csv(work / "results/tables/table1.csv")
+    ours = table[table.status == "ok"]
+    assert set(ours.label) == {"Input (Aᵀy)", "Meta-2"}
+    assert (ours.n == 8).all()
+    psnr = ours[ours.metric == "PSNR"].set_index("label")["mean"]
+    assert psnr["Meta-2"] > psnr["Input (Aᵀy)"]
+    assert (work / "results/figures/figure1.png").stat().st_size > 1000
+    for name in ("model.pt", "recon.npz", "metrics.csv", "train_curve.png"):
+        assert (work / EXP_DIR / name).stat().st_size > 0
+
+    # one SLURM job per rule instance (table and figure ran locally), each with what the
+    # config and the profile ask for, as slurmctld recorded it
+    by_rule = {}
+    for job in jobs:
+        rule = re.match(r"rule_([a-z_]+?)(_wildcards_|$)", job["Comment"]).group(1)
+        by_rule.setdefault(rule, []).append(job)
+    assert sorted(by_rule) == ["evaluate", "meta_train", "prepare_sample", "reconstruct_meta"]
+    assert [len(by_rule[r]) for r in ("evaluate", "prepare_sample", "reconstruct_meta")] == [1, 1, 1]
+    for job in jobs:
+        assert job["Account"] == TEST_ACCOUNT and job["Partition"] == "debug"
+    for job in by_rule["meta_train"]:  # config/quick.yaml resources, GPU from config.yaml
+        assert (job["TresPerJob"], job["MinMemoryNode"], job["TimeLimit"]) == (
+            "gres:gpu:1", "4000M", "00:30:00")
+    (recon,) = by_rule["reconstruct_meta"]
+    assert (recon["TresPerJob"], recon["MinMemoryNode"], recon["TimeLimit"]) == (
+        "gres:gpu:1", "4000M", "00:15:00")
+    for job in by_rule["prepare_sample"] + by_rule["evaluate"]:  # the profile's defaults
+        assert "TresPerJob" not in job
+        assert (job["MinMemoryNode"], job["TimeLimit"]) == ("4000M", "01:00:00")
+
+    proc = snakemake(work, "-n", "--cores", "1", *CONFIGS)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_cancelled_training_is_retried_and_resumes_from_checkpoint(cluster_run):
+    work, cancelled, jobs = cluster_run
+    training = {job["JobId"]: job["JobState"] for job in jobs if "meta_train" in job["Comment"]}
+    assert training.pop(cancelled) == "CANCELLED"
+    assert list(training.values()) == ["COMPLETED"]  # the retry, a new SLURM job
+    # the retry resumed: the Trainer logs where it picked up, and the training log has
+    # every step exactly once
+    rule_log = (work / f"logs/meta_train/inpaint_center/{EXP}.log").read_text()
+    resumed = re.search(r"resumed \S+checkpoint\.pt from step (\d+)", rule_log)
+    assert resumed, rule_log[-3000:]
+    assert CHECKPOINT_EVERY <= int(resumed.group(1)) < TRAIN_STEPS
+    steps = pd.read_csv(work / EXP_DIR / "train_log.csv").step.tolist()
+    assert steps == list(range(1, TRAIN_STEPS + 1))
