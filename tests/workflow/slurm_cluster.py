@@ -205,8 +205,8 @@ class LocalSlurmCluster:
         munge_dir = root / "munge"
         munge_dir.mkdir(mode=0o755)
         key = munge_dir / "munge.key"
-        key.write_bytes(os.urandom(1024))
-        key.chmod(0o600)
+        with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(os.urandom(1024))  # this cluster's own key, readable by munge only
         munge = pwd.getpwnam("munge")
         for p in (munge_dir, key):
             os.chown(p, munge.pw_uid, munge.pw_gid)
