@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from .conftest import REPO, snakemake, workflow_copy
+from . import slurm_cluster as harness
 from .slurm_cluster import LocalSlurmCluster, SlurmUnavailable
 
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
@@ -66,6 +67,20 @@ def snakemake_on_cluster(
     }
     with open(workdir / "snakemake.out", "w") as out:
         return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.parametrize(
+    "euid, apt_get, reason",
+    [(1000, "/usr/bin/apt-get", "needs root"), (0, None, "no apt-get")],
+)
+def test_machine_that_cannot_install_slurm_skips_with_reason(monkeypatch, euid, apt_get, reason):
+    """Not root, or no apt-get, and SLURM missing: a skip that says why, never a failure."""
+    monkeypatch.setattr(harness, "REQUIRED_BINARIES", ("/nonexistent/slurmctld",))
+    monkeypatch.setattr(harness.sys, "platform", "linux")
+    monkeypatch.setattr(harness.os, "geteuid", lambda: euid)
+    monkeypatch.setattr(harness.shutil, "which", lambda name: apt_get)
+    with pytest.raises(SlurmUnavailable, match=reason):
+        harness.ensure_slurm_installed()
 
 
 def test_cluster_schedules_a_gpu_request(slurm_cluster):
