@@ -78,7 +78,7 @@ def _spec(steps):
         "task": {"name": "inpaint_center", "resolution": 16, "operator": {"kind": "inpaint_center", "noise_std": 0.0}},
         "siren": {"hidden": 48, "layers": 4, "omega0": 30.0},
         "solver": {"kind": "gd", "steps": 1, "step_size": 0.9, "eval_step_size": 1.0},
-        "inner": {"steps": 3, "lr_scheme": "per_step", "lr_init": 0.01, "order": "second"},
+        "inner": {"steps": 3, "lr_scheme": "per_step", "lr_init": 0.01, "order": "second", "loss_reduction": "sum"},
         "outer": {"loss": "l2", "lr": 1e-3, "inner_lr_lr": 1e-3, "batch_size": 3, "steps": steps,
                   "checkpoint_every": 5, "validate_every": 0, "val_images": 2, "grad_clip": None},
         "eval": {"batch_size": 4, "observed": None},
