@@ -50,7 +50,7 @@ def prepare_folder(
 ) -> Path:
     """Build the store in ``out_dir`` from the images of ``folder``; return the manifest path.
 
-    ``n_val`` images are held out first; ``n_train=None`` trains on all the rest. With
+    ``n_val`` images are held out first; ``n_train=None`` trains on all the (readable) rest. With
     ``on_corrupt="skip"`` an unreadable file is listed in the manifest and replaced by the
     next image of the same split's seeded order.
     """
@@ -74,7 +74,7 @@ def prepare_folder(
     return build_store(
         out_dir, "folder",
         {"val": (val_order, n_val),
-         "train": (train_order, len(train_pool) if n_train is None else n_train)},
+         "train": (train_order, n_train)},
         read_bytes, resolution, crop, on_corrupt,
         workers=workers, chunk_size=chunk_size, progress=progress,
         source="folder",

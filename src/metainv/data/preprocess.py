@@ -30,7 +30,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, Union
+from typing import Any, Callable, Literal, Mapping, Sequence, Union
 
 import numpy as np
 import PIL
@@ -141,12 +141,13 @@ class NpyStreamWriter:
         self.written = 0
         self._sha = hashlib.sha256()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.tmp, "wb")
+        self._f = open(self.tmp, "w+b")
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
             header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
                      "fortran_order": False, "shape": self.shape},
         )
+        self._header_len = len(header.getvalue())
         self._write(header.getvalue())
 
     def _write(self, data: bytes | memoryview) -> None:
@@ -161,10 +162,34 @@ class NpyStreamWriter:
         self._write(memoryview(images).cast("B"))
         self.written += len(images)
 
-    def commit(self) -> str:
+    def commit(self, allow_fewer: bool = False) -> str:
+        """Finish the file; with ``allow_fewer`` a short file gets its header's N rewritten.
+
+        numpy pads headers so that axis 0 can change in place (``GROWTH_AXIS_MAX_DIGITS``),
+        so the header keeps its length; the file is then re-hashed once.
+        """
         if self.written != self.shape[0]:
-            self.abort()
-            raise ValueError(f"{self.path}: {self.written} images written, {self.shape[0]} expected")
+            if not allow_fewer:
+                self.abort()
+                raise ValueError(f"{self.path}: {self.written} images written, "
+                                 f"{self.shape[0]} expected")
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                         "fortran_order": False, "shape": (self.written, *self.shape[1:])},
+            )
+            if len(header.getvalue()) != self._header_len:
+                self.abort()
+                raise ValueError(f"{self.path}: cannot shrink the header in place")
+            self._f.seek(0)
+            self._f.write(header.getvalue())
+            self._f.truncate(self._header_len + self.written * int(np.prod(self.shape[1:])))
+            self._f.flush()
+            self.shape = (self.written, *self.shape[1:])
+            self._sha = hashlib.sha256()
+            with open(self.tmp, "rb") as f:
+                while block := f.read(1 << 20):
+                    self._sha.update(block)
         self._f.flush()
         os.fsync(self._f.fileno())
         self._f.close()
@@ -187,8 +212,8 @@ def _decode_or_error(read_bytes: Callable[[str], bytes], name: str, resolution: 
 
 def stream_split(
     out_path: str | Path,
-    candidates: Iterable[str],
-    n: int,
+    candidates: Sequence[str],
+    n: int | None,
     read_bytes: Callable[[str], bytes],
     resolution: int,
     crop: Crop,
@@ -201,12 +226,14 @@ def stream_split(
 ) -> tuple[list[str], list[dict[str, str]], str]:
     """Decode the first ``n`` readable ``candidates`` into ``out_path``; bounded memory.
 
-    Returns (source names in stored order, skipped [{"name", "error"}], sha256). With
+    ``n=None`` stores every readable candidate. Returns (source names in stored order, skipped [{"name", "error"}], sha256). With
     ``on_corrupt="fail"`` the first unreadable image raises :class:`ImageReadError` naming
     it; with ``"skip"`` it is listed and the next candidate takes its place.
     """
     if on_corrupt not in ("fail", "skip"):
         raise ValueError(f"on_corrupt must be 'fail' or 'skip', got {on_corrupt!r}")
+    exact = n is not None
+    n = len(candidates) if n is None else int(n)
     writer = NpyStreamWriter(out_path, (n, resolution, resolution, 3))
     it = iter(candidates)
     sources: list[str] = []
@@ -216,6 +243,8 @@ def stream_split(
             while writer.written < n:
                 names = [name for _, name in zip(range(min(chunk_size, n - writer.written)), it)]
                 if not names:
+                    if not exact:
+                        break
                     raise ImageReadError(
                         f"{desc or out_path}: only {writer.written} readable images for {n} "
                         f"requested ({len(skipped)} skipped: "
@@ -238,7 +267,7 @@ def stream_split(
                 if good:
                     writer.append(np.stack(good))
                 bar.update(len(good))
-        return sources, skipped, writer.commit()
+        return sources, skipped, writer.commit(allow_fewer=not exact)
     except BaseException:
         writer.abort()
         raise
@@ -256,7 +285,7 @@ def default_workers() -> int:
 def build_store(
     out_dir: str | Path,
     dataset: str,
-    split_pools: Mapping[str, tuple[Sequence[str], int]],
+    split_pools: Mapping[str, tuple[Sequence[str], int | None]],
     read_bytes: Callable[[str], bytes],
     resolution: int,
     crop: Crop,
@@ -269,7 +298,8 @@ def build_store(
 ) -> Path:
     """Stream every split into ``out_dir`` (``<split>.npy``) and write the manifest last.
 
-    ``split_pools[split] = (candidates in order, n)``; splits are filled in the mapping's
+    ``split_pools[split] = (candidates in order, n)``, ``n=None`` meaning every readable
+    candidate; splits are filled in the mapping's
     order and a name used by one split is never used by a later one (so replacements for
     skipped images stay disjoint across splits). Returns the manifest path.
     """
@@ -282,7 +312,7 @@ def build_store(
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
         for split, (candidates, n) in split_pools.items():
-            fresh = (name for name in candidates if name not in used)
+            fresh = [name for name in candidates if name not in used]
             sources, skipped, sha = stream_split(
                 out_dir / f"{split}.npy", fresh, n, read_bytes, resolution, crop, on_corrupt,
                 executor=pool, chunk_size=chunk_size, progress=progress,
@@ -290,7 +320,8 @@ def build_store(
             )
             used.update(sources)
             used.update(s["name"] for s in skipped)
-            splits[split] = {"count": n, "shape": [n, resolution, resolution, 3],
+            splits[split] = {"count": len(sources),
+                             "shape": [len(sources), resolution, resolution, 3],
                              "sha256": sha, "sources": sources}
             skipped_all[split] = skipped
     seconds = time.perf_counter() - t0
@@ -353,8 +384,8 @@ def prepare_celeba(
                                     f"are missing, e.g. {missing[:3]}")
         return build_store(
             out_dir, "celeba",
-            {"val": (selection_order(partition["valid"], n_val, seed, "val"), _count(n_val, partition["valid"])),
-             "train": (selection_order(partition["train"], n_train, seed, "train"), _count(n_train, partition["train"]))},
+            {"val": (selection_order(partition["valid"], n_val, seed, "val"), n_val),
+             "train": (selection_order(partition["train"], n_train, seed, "train"), n_train)},
             images.read_bytes, resolution, crop, on_corrupt,
             workers=workers, chunk_size=chunk_size, progress=progress,
             source="celeba",
@@ -366,7 +397,3 @@ def prepare_celeba(
             requested={"n_train": n_train, "n_val": n_val},
             created_by="metainv.data.preprocess.prepare_celeba",
         )
-
-
-def _count(n: int | None, pool: Sequence[str]) -> int:
-    return len(pool) if n is None else int(n)
