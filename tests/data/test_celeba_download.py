@@ -19,6 +19,8 @@ def assert_release_complete(raw_dir, mini):
         assert path.read_bytes() == mini.contents[spec.name], spec.name
         assert md5_file(path) == spec.md5
     assert not list(raw_dir.glob("*.part")), "a partial file was left behind"
+    assert (raw_dir / celeba.CHECKSUMS_FILE).read_text() == "".join(
+        f"{f.md5}  {f.name}\n" for f in mini.files)
 
 
 def test_clean_download_from_mirror(tmp_path, server, mini_celeba):
@@ -63,7 +65,7 @@ def test_corrupted_byte_is_caught_by_md5_and_nothing_is_kept(tmp_path, server, m
     msg = str(err.value)
     assert "md5" in msg and f"{server.url}/corrupt/{ARCHIVE}" in msg
     assert "place the files by hand" in msg and mini_celeba.files[0].md5 in msg
-    assert list(tmp_path.iterdir()) == []  # neither the corrupt file nor a .part
+    assert list(tmp_path.iterdir()) == []  # neither the corrupt file, a .part nor checksums
 
 
 def test_corrupt_local_file_is_replaced_by_a_verified_download(tmp_path, server, mini_celeba):

@@ -60,6 +60,10 @@ CELEBA_FILES: tuple[RemoteFile, ...] = (
 ARCHIVE = "img_align_celeba.zip"
 IMAGE_DIR = "img_align_celeba"
 PARTITION_FILE = "list_eval_partition.txt"
+#: Written by :func:`download_celeba` once every file is verified (``md5sum -c`` format); the
+#: workflow's ``download_celeba`` rule declares only this file as output, so a failed run
+#: never makes Snakemake delete the large files already downloaded.
+CHECKSUMS_FILE = "checksums.md5"
 #: ``list_eval_partition.txt`` codes → split names.
 PARTITION_CODES = {0: "train", 1: "valid", 2: "test"}
 
@@ -355,7 +359,17 @@ def download_celeba(
             f"could not obtain {len(failures)} CelebA file(s); sources tried:\n{report}\n"
             + manual_instructions(raw_dir, [f for f in files if f.name in failures])
         )
+    write_checksums(raw_dir, files)
     return done
+
+
+def write_checksums(raw_dir: str | Path, files: Sequence[RemoteFile]) -> Path:
+    """Write ``checksums.md5`` ("<md5>  <name>" lines, ``md5sum -c`` format) atomically."""
+    path = Path(raw_dir) / CHECKSUMS_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(f"{f.md5}  {f.name}\n" for f in files))
+    os.replace(tmp, path)
+    return path
 
 
 # ----------------------------------------------------------------------------- reading
