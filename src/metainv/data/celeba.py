@@ -134,7 +134,10 @@ def download_url(
             if attempt:
                 time.sleep(backoff * 2 ** (attempt - 1))
             offset = part.stat().st_size if part.exists() else 0
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            # identity encoding: byte ranges then count the file's own bytes, not gzip's
+            headers = {"Accept-Encoding": "identity"}
+            if offset:
+                headers["Range"] = f"bytes={offset}-"
             try:
                 with session.get(url, params=params, headers=headers, stream=True,
                                  timeout=timeout) as r:
