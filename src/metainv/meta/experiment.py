@@ -1,0 +1,169 @@
+"""Meta-training (Algorithm 2) and reconstruction (Algorithm 1) for one experiment spec.
+
+An experiment spec is the resolved config of one ``config.experiments`` entry with its task
+merged in (see ``workflow/rules/common.smk``)::
+
+    {"id", "seed", "task": {"name", "resolution", "operator": {...}},
+     "siren": {"hidden", "layers", "omega0"},
+     "solver": {"kind", "steps", "step_size", "eval_step_size"},
+     "inner": {"steps", "lr_scheme", "lr_init", "order"},
+     "outer": {"loss", "lr", "inner_lr_lr", "batch_size", "steps", "checkpoint_every",
+               "validate_every", "val_images", "grad_clip"},
+     "eval": {"batch_size", "observed"}}
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from metainv.data.store import load_split, to_tensor
+from metainv.meta.inner_lr import InnerLearningRates
+from metainv.meta.maml import adapt, outer_loss
+from metainv.metrics import psnr_torch
+from metainv.nets.siren import Siren
+from metainv.physics import LinearOperator, Mask, build_operator
+from metainv.solvers import make_solver
+from metainv.train import Trainer, atomic_torch_save
+
+log = logging.getLogger(__name__)
+
+
+def build_model(spec: Mapping, generator: torch.Generator | None = None
+                ) -> tuple[Siren, InnerLearningRates]:
+    """θ (SIREN) and the learned inner learning rates α from a spec."""
+    s = spec["siren"]
+    siren = Siren(hidden=s["hidden"], layers=s["layers"], omega0=s["omega0"], generator=generator)
+    inner = spec["inner"]
+    rates = InnerLearningRates([p.shape for p in siren.params], inner["steps"],
+                               inner["lr_scheme"], inner["lr_init"])
+    return siren, rates
+
+
+def select(op: LinearOperator, index: slice) -> LinearOperator:
+    """The operator of a sub-batch (per-image masks are sliced, shared operators reused)."""
+    if isinstance(op, Mask) and op.mask.shape[0] > 1:
+        return Mask(op.mask[index], noise_std=op.noise_std)
+    return op
+
+
+def measure(spec: Mapping, x: torch.Tensor, generator: torch.Generator,
+            observed: Any = None) -> tuple[LinearOperator, torch.Tensor]:
+    """Operator for the batch ``x`` and its noisy measurement y = A(x) + ε."""
+    n, _, h, w = x.shape
+    op = build_operator(spec["task"]["operator"], n, h, w, generator, x.device, observed=observed)
+    return op, op.measure(x, generator)
+
+
+def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_path: str | Path,
+               device: torch.device, progress: bool = True) -> list[dict]:
+    """Algorithm 2: learn θ and α on the training split; write ``model.pt`` and the log.
+
+    The checkpoint (``checkpoint.pt`` beside the model) makes the run resumable.
+    """
+    model_path = Path(model_path)
+    seed = int(spec["seed"])
+    siren, rates = build_model(spec, torch.Generator().manual_seed(seed))
+    siren.to(device)
+    rates.to(device)
+    outer = spec["outer"]
+    optimizer = torch.optim.Adam([
+        {"params": siren.parameters(), "lr": outer["lr"]},
+        {"params": rates.parameters(), "lr": outer.get("inner_lr_lr", outer["lr"])},
+    ])
+    train = load_split(data_dir, "train", mmap=True)
+    val = to_tensor(load_split(data_dir, "val")[: outer["val_images"]], device)
+    solver = make_solver(spec["solver"])
+    eval_solver = make_solver(spec["solver"], evaluation=True)
+    steps, second = spec["inner"]["steps"], spec["inner"]["order"] == "second"
+    trainer = Trainer({"siren": siren, "rates": rates}, {"outer": optimizer},
+                      total_steps=outer["steps"], checkpoint_path=model_path.with_name("checkpoint.pt"),
+                      log_path=log_path, seed=seed, config=spec,
+                      checkpoint_every=outer["checkpoint_every"], desc=f"meta-train {spec['id']}",
+                      progress=progress)
+    # validation measurements are fixed once (own seed) so the curve is comparable across steps
+    val_op, val_y = measure(spec, val, torch.Generator().manual_seed(seed + 1), spec["eval"].get("observed"))
+
+    def step_fn(step: int) -> dict[str, float]:
+        idx = torch.randint(len(train), (outer["batch_size"],), generator=trainer.generator)
+        x = to_tensor(train[np.sort(idx.numpy())], device)
+        op, y = measure(spec, x, trainer.generator)
+        result = adapt(siren, rates, y, op, solver, steps, second_order=second)
+        loss = outer_loss(result.output, x, outer["loss"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if outer.get("grad_clip"):
+            torch.nn.utils.clip_grad_norm_(list(siren.parameters()) + list(rates.parameters()),
+                                           outer["grad_clip"])
+        optimizer.step()
+        out = {"loss": loss.item()}
+        for k, inner_loss in enumerate(result.inner_losses):
+            out[f"inner_loss_{k}"] = inner_loss.item()
+        return out
+
+    def validate_fn(step: int) -> dict[str, float]:
+        x = adapt(siren, rates, val_y, val_op, solver, steps, track_meta_gradient=False,
+                  final_solver=eval_solver).output
+        return {"val_psnr": psnr_torch(x, val).mean().item()}
+
+    rows = trainer.run(step_fn, validate_fn, outer["validate_every"])
+    atomic_torch_save({"spec": dict(spec), "siren": siren.state_dict(), "rates": rates.state_dict(),
+                       "steps_trained": trainer.step}, model_path)
+    return rows
+
+
+def load_model(model_path: str | Path, device: torch.device) -> tuple[dict, Siren, InnerLearningRates]:
+    state = torch.load(model_path, map_location=device, weights_only=False)
+    siren, rates = build_model(state["spec"])
+    siren.load_state_dict(state["siren"])
+    rates.load_state_dict(state["rates"])
+    return state["spec"], siren.to(device), rates.to(device)
+
+
+def reconstruct_meta(spec: Mapping, model_path: str | Path, data_dir: str | Path,
+                     out_path: str | Path, device: torch.device) -> Path:
+    """Algorithm 1 on every validation image; write ``recon.npz``.
+
+    Measurements use a fixed evaluation seed (``spec["seed"]`` + 1000), so every method of a
+    task sees the same masks and noise.
+    """
+    _, siren, rates = load_model(model_path, device)
+    val = to_tensor(load_split(data_dir, "val"), device)
+    op, y = measure(spec, val, torch.Generator().manual_seed(evaluation_seed(spec)),
+                    spec["eval"].get("observed"))
+    solver = make_solver(spec["solver"])
+    eval_solver = make_solver(spec["solver"], evaluation=True)
+    batch = int(spec["eval"]["batch_size"])
+    outputs = []
+    for start in range(0, len(val), batch):
+        index = slice(start, start + batch)
+        result = adapt(siren, rates, y[index], select(op, index), solver, spec["inner"]["steps"],
+                       track_meta_gradient=False, final_solver=eval_solver)
+        outputs.append(result.output.detach())
+    return save_reconstruction(out_path, torch.cat(outputs), op.adjoint(y), op)
+
+
+def evaluation_seed(spec: Mapping) -> int:
+    """The seed of a task's evaluation measurements, shared by all its experiments."""
+    return int(spec["seed"]) + 1000
+
+
+def save_reconstruction(out_path: str | Path, recon: torch.Tensor, measurement: torch.Tensor,
+                        op: LinearOperator | None = None) -> Path:
+    """``recon.npz``: reconstructions and the input image Aᵀy (float16 N×H×W×C), and the mask."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "recon": recon.detach().permute(0, 2, 3, 1).cpu().numpy().astype(np.float16),
+        "measurement": measurement.detach().permute(0, 2, 3, 1).cpu().numpy().astype(np.float16),
+    }
+    if isinstance(op, Mask):
+        arrays["mask"] = op.mask.detach().cpu().numpy().astype(bool)
+    tmp = out_path.with_name(out_path.stem + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(out_path)
+    return out_path

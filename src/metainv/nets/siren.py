@@ -1,0 +1,85 @@
+"""SIREN (Sitzmann et al. 2020) with per-task weights: φ_θ(coords) for a meta-batch at once.
+
+The module holds the meta-parameters θ (the shared initialisation, no task dimension).
+:meth:`Siren.batched` expands them to a leading task dimension B, and :func:`siren_forward`
+evaluates B independent SIRENs with one ``baddbmm`` per layer — no Python loop over tasks or
+images — so inner-loop updates can give every task its own weights θ_i.
+
+Layer l (l < L):  h ← sin(ω₀ (h W_lᵀ + b_l));   last layer:  s = h W_Lᵀ + b_L.
+The network represents the image in [−1, 1] (as in SIREN's image fitting), so the image is
+φ_θ = (s + 1) / 2 ∈ [0, 1] nominally (not clamped: solvers see the raw value).
+
+Initialisation (SIREN §3.2, DESIGN.md): first layer W ~ U(−1/n, 1/n), other layers
+W ~ U(−√(6/n)/ω₀, √(6/n)/ω₀), with n the layer's fan-in; biases U(−1/√n, 1/√n) (PyTorch's
+``nn.Linear`` default, as in the reference implementation).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+def coordinate_grid(height: int, width: int, device: torch.device | str = "cpu",
+                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(H·W)×2 pixel-centre coordinates in [−1, 1], row-major (y, x)."""
+    ys = torch.linspace(-1.0, 1.0, height, device=device, dtype=dtype)
+    xs = torch.linspace(-1.0, 1.0, width, device=device, dtype=dtype)
+    grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1)
+    return grid.reshape(-1, 2)
+
+
+def siren_forward(params: Sequence[torch.Tensor], coords: torch.Tensor, omega0: float) -> torch.Tensor:
+    """Evaluate B SIRENs: params alternate W (B×out×in), b (B×out); coords P×d → B×P×out."""
+    n_layers = len(params) // 2
+    batch = params[0].shape[0]
+    h = coords.unsqueeze(0).expand(batch, *coords.shape)
+    for layer in range(n_layers):
+        weight, bias = params[2 * layer], params[2 * layer + 1]
+        h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+        if layer < n_layers - 1:
+            h = torch.sin(omega0 * h)
+    return h
+
+
+class Siren(nn.Module):
+    """Meta-parameters θ of a SIREN with ``layers`` linear layers (paper: 5 × 256)."""
+
+    def __init__(self, in_features: int = 2, hidden: int = 256, layers: int = 5,
+                 out_features: int = 3, omega0: float = 30.0, generator: torch.Generator | None = None):
+        super().__init__()
+        if layers < 2:
+            raise ValueError("a SIREN needs at least 2 layers (input and output)")
+        self.omega0 = float(omega0)
+        self.out_features = out_features
+        sizes = [in_features] + [hidden] * (layers - 1) + [out_features]
+        self.params = nn.ParameterList()
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / self.omega0
+            weight = (torch.rand(fan_out, fan_in, generator=generator) * 2 - 1) * bound
+            bias_bound = 1.0 / math.sqrt(fan_in)
+            bias = (torch.rand(fan_out, generator=generator) * 2 - 1) * bias_bound
+            self.params.append(nn.Parameter(weight))
+            self.params.append(nn.Parameter(bias))
+
+    @staticmethod
+    def weight_bounds(in_features: int, hidden: int, layers: int, omega0: float) -> list[float]:
+        """The uniform bound of each layer's weights (used by the initialisation tests)."""
+        fans = [in_features] + [hidden] * (layers - 1)
+        return [1.0 / fans[0]] + [math.sqrt(6.0 / n) / omega0 for n in fans[1:]]
+
+    def batched(self, batch: int) -> list[torch.Tensor]:
+        """θ expanded to B tasks (θ_i⁰ = θ); gradients flow back to θ through the expand."""
+        return [p.unsqueeze(0).expand(batch, *p.shape) for p in self.params]
+
+    def render(self, params: Sequence[torch.Tensor], height: int, width: int,
+               coords: torch.Tensor | None = None) -> torch.Tensor:
+        """Image φ_θ as B×C×H×W from per-task parameters."""
+        if coords is None:
+            coords = coordinate_grid(height, width, params[0].device, params[0].dtype)
+        s = siren_forward(params, coords, self.omega0)
+        batch = s.shape[0]
+        return (s.transpose(1, 2).reshape(batch, self.out_features, height, width) + 1.0) * 0.5

@@ -1,0 +1,71 @@
+"""Figures: training curves and side-by-side reconstructions (paper Figures 1–3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) -> Path:
+    """Outer loss (log scale), inner losses per step and validation PSNR against the step."""
+    log = pd.read_csv(log_csv)
+    has_val = "val_psnr" in log and log["val_psnr"].notna().any()
+    fig, axes = plt.subplots(1, 2 if has_val else 1, figsize=(10 if has_val else 5.5, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    window = max(1, len(log) // 50)
+    ax.plot(log.step, log.loss, alpha=0.3, color="C0", lw=0.8)
+    ax.plot(log.step, log.loss.rolling(window, min_periods=1).mean(), color="C0", label="outer loss")
+    for i, col in enumerate(c for c in log.columns if c.startswith("inner_loss_")):
+        ax.plot(log.step, log[col].rolling(window, min_periods=1).mean(), lw=0.8, ls="--",
+                color=f"C{i + 1}", label=col.replace("_", " "))
+    ax.set_yscale("log")
+    ax.set_xlabel("outer step")
+    ax.set_title("losses (rolling mean)")
+    ax.legend(fontsize=7)
+    if has_val:
+        val = log.dropna(subset=["val_psnr"])
+        axes[0, 1].plot(val.step, val.val_psnr, marker="o", ms=3)
+        axes[0, 1].set_xlabel("outer step")
+        axes[0, 1].set_ylabel("PSNR (dB)")
+        axes[0, 1].set_title("validation PSNR")
+    fig.suptitle(title)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def plot_reconstructions(ground_truth: np.ndarray, columns: Mapping[str, np.ndarray],
+                         metrics: Mapping[str, Sequence[float]], out_png: str | Path,
+                         title: str, n_images: int = 6) -> Path:
+    """Grid: one row per image, columns = input, methods…, ground truth; PSNR under each."""
+    n = min(n_images, len(ground_truth))
+    labels = list(columns) + ["ground truth"]
+    fig, axes = plt.subplots(n, len(labels), figsize=(1.6 * len(labels), 1.7 * n), squeeze=False)
+    for i in range(n):
+        for j, label in enumerate(labels):
+            ax = axes[i, j]
+            img = ground_truth[i] if label == "ground truth" else columns[label][i]
+            ax.imshow(np.clip(np.asarray(img, dtype=np.float32), 0, 1), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(label, fontsize=8)
+            if label in metrics:
+                ax.set_xlabel(f"{metrics[label][i]:.1f} dB", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png

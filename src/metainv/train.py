@@ -1,0 +1,194 @@
+"""One training loop for every model (meta-initialisations, DnCNN, unrolled baselines).
+
+The loop owns what every long job needs and nothing model-specific:
+
+* checkpoint/resume — modules, optimisers, the data RNG and the log are saved atomically
+  to ``checkpoint.pt`` every ``checkpoint_every`` steps; a rerun after ``kill -9`` resumes
+  from the last checkpoint and ends with the same weights as an uninterrupted run;
+* a configuration fingerprint in the checkpoint, so a stale checkpoint from a different
+  configuration is never resumed (it is set aside and training starts over);
+* a non-finite loss stops training with a :class:`NonFiniteLossError` naming the step,
+  leaving the last good checkpoint in place — never a NaN model;
+* a CSV log (one row per step, validation columns where validated) and a tqdm bar.
+
+The model-specific part is ``step_fn(step) -> {"loss": float, ...}``, which draws its batch
+from :attr:`Trainer.generator` (saved in checkpoints) and performs one optimiser update.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+StepFn = Callable[[int], Mapping[str, float]]
+ValidateFn = Callable[[int], Mapping[str, float]]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN/Inf loss; the last finite checkpoint is kept."""
+
+
+def fingerprint(spec: Any) -> str:
+    """Stable short hash of a JSON-serialisable configuration."""
+    blob = json.dumps(spec, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """torch.save to a temporary name, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Run ``step_fn`` for ``total_steps`` steps with checkpointing and logging.
+
+    Parameters
+    ----------
+    modules, optimizers:
+        Everything whose state must survive a restart (``state_dict``/``load_state_dict``).
+    checkpoint_path, log_path:
+        ``checkpoint.pt`` beside the model (never a declared workflow output) and the CSV log.
+    seed:
+        Seeds :attr:`generator`, the only source of randomness ``step_fn`` may use.
+    config:
+        The run's configuration; its fingerprint guards against resuming a foreign checkpoint.
+    """
+
+    def __init__(
+        self,
+        modules: Mapping[str, torch.nn.Module],
+        optimizers: Mapping[str, torch.optim.Optimizer],
+        total_steps: int,
+        checkpoint_path: str | Path,
+        log_path: str | Path,
+        seed: int,
+        config: Any = None,
+        checkpoint_every: int = 100,
+        desc: str = "train",
+        progress: bool = True,
+    ):
+        if total_steps < 0:
+            raise ValueError("total_steps must be ≥ 0")
+        self.modules = dict(modules)
+        self.optimizers = dict(optimizers)
+        self.total_steps = int(total_steps)
+        self.checkpoint_path = Path(checkpoint_path)
+        self.log_path = Path(log_path)
+        self.checkpoint_every = max(1, int(checkpoint_every))
+        self.desc = desc
+        self.progress = progress
+        self.config_hash = fingerprint(config)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.step = 0
+        self.rows: list[dict[str, float]] = []
+        self.resumed_from: int | None = None
+
+    # -- persistence ---------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "config_hash": self.config_hash,
+            "modules": {k: m.state_dict() for k, m in self.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "generator": self.generator.get_state(),
+            "rows": self.rows,
+        }
+
+    def save_checkpoint(self) -> None:
+        atomic_torch_save(self.state(), self.checkpoint_path)
+        self.write_log()
+
+    def try_resume(self) -> bool:
+        """Load ``checkpoint.pt`` if it exists and matches this configuration."""
+        if not self.checkpoint_path.exists():
+            return False
+        try:
+            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+        except Exception as e:  # truncated/corrupt: set aside, start over
+            log.warning("unreadable checkpoint %s (%s); starting over", self.checkpoint_path, e)
+            os.replace(self.checkpoint_path, self.checkpoint_path.with_suffix(".corrupt"))
+            return False
+        if state.get("config_hash") != self.config_hash:
+            stale = self.checkpoint_path.with_suffix(".stale")
+            log.warning("checkpoint %s belongs to another configuration; moved to %s, starting over",
+                        self.checkpoint_path, stale)
+            os.replace(self.checkpoint_path, stale)
+            return False
+        for k, m in self.modules.items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.generator.set_state(state["generator"])
+        self.step = int(state["step"])
+        self.rows = list(state["rows"])
+        self.resumed_from = self.step
+        log.info("resumed %s from step %d", self.checkpoint_path, self.step)
+        return True
+
+    def write_log(self) -> None:
+        if not self.rows:
+            return
+        keys: list[str] = []
+        for row in self.rows:
+            keys.extend(k for k in row if k not in keys)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.log_path.with_name(self.log_path.name + ".tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(tmp, self.log_path)
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self, step_fn: StepFn, validate_fn: ValidateFn | None = None, validate_every: int = 0) -> list[dict]:
+        """Train until ``total_steps``; return the log rows."""
+        self.try_resume()
+        t0 = time.perf_counter()
+        bar = tqdm(total=self.total_steps, initial=self.step, desc=self.desc,
+                   disable=not self.progress, mininterval=2.0, dynamic_ncols=True)
+        try:
+            while self.step < self.total_steps:
+                for m in self.modules.values():
+                    m.train()
+                out = dict(step_fn(self.step))
+                loss = float(out["loss"])
+                if not math.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"{self.desc}: non-finite loss ({loss}) at step {self.step}; the last "
+                        f"finite checkpoint ({self.checkpoint_path}) is kept. Lower the learning "
+                        f"rate(s) or check the data, then rerun to resume from it."
+                    )
+                self.step += 1
+                row = {"step": self.step, **{k: float(v) for k, v in out.items()}}
+                if validate_fn is not None and validate_every and (
+                    self.step % validate_every == 0 or self.step == self.total_steps
+                ):
+                    for m in self.modules.values():
+                        m.eval()
+                    row.update({k: float(v) for k, v in validate_fn(self.step).items()})
+                row["seconds"] = time.perf_counter() - t0
+                self.rows.append(row)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+                if self.step % self.checkpoint_every == 0 or self.step == self.total_steps:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+        self.write_log()
+        return self.rows

@@ -1,0 +1,103 @@
+# Helpers shared by the rule files: config validation, experiment resolution, paths.
+
+import copy
+import re
+from pathlib import Path
+import json
+import shlex
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+
+def deep_merge(base, override):
+    """Recursive dict merge: values of ``override`` win; returns a new dict."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_experiment(eid):
+    """One experiment: defaults merged under it, schema defaults filled, task attached."""
+    spec = deep_merge(config.get("experiment_defaults", {}), config["experiments"][eid])
+    try:
+        validate(spec, "../schemas/experiment.schema.yaml")
+    except WorkflowError as e:
+        raise WorkflowError(f"config.experiments.{eid} is invalid (after experiment_defaults were merged)", e)
+    if spec["task"] not in config["tasks"]:
+        raise WorkflowError(
+            f"config.experiments.{eid}.task: unknown task {spec['task']!r}; "
+            f"defined tasks: {sorted(config['tasks'])}"
+        )
+    spec = copy.deepcopy(spec)
+    spec["id"] = eid
+    spec["seed"] = config["seed"]
+    spec["tf32"] = config["tf32"]
+    spec["task"] = {"name": spec["task"], **copy.deepcopy(config["tasks"][spec["task"]])}
+    return spec
+
+
+ALL_EXPERIMENTS = {eid: resolve_experiment(eid) for eid in config["experiments"]}
+EXPERIMENTS = {eid: spec for eid, spec in ALL_EXPERIMENTS.items() if spec["enabled"]}
+
+for _kind in ("tables", "figures"):
+    for _name, _spec in config.get(_kind, {}).items():
+        _ids = [r["experiment"] for r in _spec["rows"]] if _kind == "tables" else list(_spec["experiments"].values())
+        for _eid in _ids:
+            if _eid not in ALL_EXPERIMENTS:
+                raise WorkflowError(f"config.{_kind}.{_name}: unknown experiment {_eid!r}")
+
+
+def spec_arg(obj):
+    """A spec as one shell-quoted JSON argument."""
+    return shlex.quote(json.dumps(obj, sort_keys=True))
+
+
+def store_dir(resolution):
+    """Preprocessed images of the configured data source at one resolution."""
+    return f"data/processed/{config['data']['source']}/{resolution}"
+
+
+def store_files(resolution):
+    folder = store_dir(resolution)
+    return {"train": f"{folder}/train.npy", "val": f"{folder}/val.npy", "manifest": f"{folder}/manifest.json"}
+
+
+def exp_dir(eid):
+    spec = EXPERIMENTS[eid]
+    return f"results/{spec['task']['name']}/{eid}"
+
+
+def experiment_store(wildcards):
+    return store_files(EXPERIMENTS[wildcards.exp]["task"]["resolution"])
+
+
+def ids_of(method):
+    return [eid for eid, spec in EXPERIMENTS.items() if spec["method"] == method]
+
+
+def id_pattern(ids):
+    """Wildcard constraint matching exactly these ids (never-matching when empty)."""
+    return "|".join(map(re.escape, ids)) if ids else "(?!)"
+
+
+def table_experiments(number):
+    return [r["experiment"] for r in config["tables"][number]["rows"] if r["experiment"] in EXPERIMENTS]
+
+
+def all_targets():
+    targets = []
+    for number in config.get("tables", {}):
+        targets += [f"results/tables/table{number}.csv", f"results/tables/table{number}.md"]
+    for number, spec in config.get("figures", {}).items():
+        if any(e in EXPERIMENTS for e in spec["experiments"].values()):
+            targets.append(f"results/figures/figure{number}.png")
+    for eid in ids_of("meta"):
+        targets.append(f"{exp_dir(eid)}/train_curve.png")
+    return targets

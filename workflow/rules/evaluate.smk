@@ -1,0 +1,39 @@
+# Reconstruct the validation images with each trained method, then score them per image.
+
+
+rule reconstruct_meta:
+    """Algorithm 1 with the trained initialisation on every validation measurement."""
+    input:
+        unpack(experiment_store),
+        model="results/{task}/{exp}/model.pt",
+    output:
+        "results/{task}/{exp}/recon.npz",
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.val).parent),
+        device=config["device"],
+    log:
+        "logs/reconstruct/{task}/{exp}.log",
+    wildcard_constraints:
+        exp=id_pattern(ids_of("meta")),
+    threads: config["threads"]
+    shell:
+        "metainv --threads {threads} reconstruct --spec {params.spec} --data {params.data} "
+        "--model {input.model} --out {output} --device {params.device} 2> {log}"
+
+
+rule evaluate:
+    """Per-image MSE / PSNR / SSIM of a reconstruction and of its input Aᵀy."""
+    input:
+        unpack(experiment_store),
+        recon="results/{task}/{exp}/recon.npz",
+    output:
+        "results/{task}/{exp}/metrics.csv",
+    params:
+        data=lambda wc, input: str(Path(input.val).parent),
+    log:
+        "logs/evaluate/{task}/{exp}.log",
+    wildcard_constraints:
+        exp=id_pattern(list(EXPERIMENTS)),
+    shell:
+        "metainv evaluate --recon {input.recon} --data {params.data} --out {output} 2> {log}"

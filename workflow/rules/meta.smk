@@ -1,0 +1,26 @@
+# Meta-training stage (Algorithm 2): one SIREN initialisation per meta experiment.
+
+
+rule meta_train:
+    """Learn θ and the inner rates; resumes from checkpoint.pt beside the model if killed."""
+    input:
+        unpack(experiment_store),
+    output:
+        model="results/{task}/{exp}/model.pt",
+        train_log="results/{task}/{exp}/train_log.csv",
+        curve="results/{task}/{exp}/train_curve.png",
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.train).parent),
+        device=config["device"],
+    log:
+        "logs/meta_train/{task}/{exp}.log",
+    benchmark:
+        "logs/meta_train/{task}/{exp}.benchmark.tsv"
+    wildcard_constraints:
+        exp=id_pattern(ids_of("meta")),
+    threads: config["threads"]
+    shell:
+        "metainv --threads {threads} meta-train --spec {params.spec} --data {params.data} "
+        "--model {output.model} --log {output.train_log} --curve {output.curve} "
+        "--device {params.device} 2> {log}"

@@ -1,0 +1,45 @@
+# Report stage: paper tables (ours beside the paper's numbers) and figures.
+
+
+rule table:
+    input:
+        unpack(lambda wc: {eid: f"{exp_dir(eid)}/metrics.csv" for eid in table_experiments(wc.number)}),
+    output:
+        csv="results/tables/table{number}.csv",
+        md="results/tables/table{number}.md",
+    params:
+        spec=lambda wc: spec_arg(config["tables"][wc.number]),
+        metrics=lambda wc, input: " ".join(f"{k}={v}" for k, v in input.items()),
+    log:
+        "logs/table/{number}.log",
+    shell:
+        "metainv table --number {wildcards.number} --spec {params.spec} "
+        "--metrics {params.metrics} --csv {output.csv} --md {output.md} 2> {log}"
+
+
+def figure_columns(number):
+    return {label: eid for label, eid in config["figures"][number]["experiments"].items() if eid in EXPERIMENTS}
+
+
+def figure_store(wildcards):
+    eid = next(iter(figure_columns(wildcards.number).values()))
+    return store_files(EXPERIMENTS[eid]["task"]["resolution"])
+
+
+rule figure:
+    input:
+        unpack(figure_store),
+        recon=lambda wc: [f"{exp_dir(e)}/recon.npz" for e in figure_columns(wc.number).values()],
+        metrics=lambda wc: [f"{exp_dir(e)}/metrics.csv" for e in figure_columns(wc.number).values()],
+    output:
+        "results/figures/figure{number}.png",
+    params:
+        spec=lambda wc: spec_arg(config["figures"][wc.number]),
+        data=lambda wc, input: str(Path(input.val).parent),
+        recon=lambda wc: " ".join(shlex.quote(f"{l}={exp_dir(e)}/recon.npz") for l, e in figure_columns(wc.number).items()),
+        metrics=lambda wc: " ".join(shlex.quote(f"{l}={exp_dir(e)}/metrics.csv") for l, e in figure_columns(wc.number).items()),
+    log:
+        "logs/figure/{number}.log",
+    shell:
+        "metainv figure --spec {params.spec} --data {params.data} --recon {params.recon} "
+        "--metrics {params.metrics} --out {output} 2> {log}"
