@@ -13,7 +13,6 @@ are usable by hand too::
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from metainv.data.preprocess import Crop
@@ -90,23 +89,17 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_prepare)
 
 
-def _log_to_stderr() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
-
 def run_download_celeba(args: argparse.Namespace) -> int:
     from metainv.data.celeba import download_celeba
 
-    _log_to_stderr()
     paths = download_celeba(args.raw_dir, args.mirror, args.gdrive, retries=args.retries,
                             timeout=args.timeout, progress=args.progress)
-    for name, path in paths.items():
-        print(f"{path}")
+    for path in paths.values():
+        print(path)
     return 0
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    _log_to_stderr()
     crop = parse_crop(args.crop, args.source)
     common = dict(resolution=args.resolution, n_train=args.n_train, n_val=args.n_val,
                   seed=args.seed, crop=crop, on_corrupt=args.on_corrupt, workers=args.workers,
