@@ -216,6 +216,26 @@ def test_corrupt_jpeg_is_skipped_listed_and_replaced(tmp_path, corrupt_raw):
         set(pool) - {image_name(3)})
 
 
+def test_damaged_archive_member_is_reported_by_name(tmp_path, mini_celeba):
+    """A flipped byte inside a stored member fails zipfile's CRC-32 check → named error."""
+    import hashlib
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in sorted(mini_celeba.jpegs.items()):
+            zf.writestr(f"img_align_celeba/{name}", data)
+    archive = bytearray(buf.getvalue())
+    start = archive.find(mini_celeba.jpegs[image_name(4)])
+    archive[start + 500] ^= 0x01
+    raw = mini_celeba.place(tmp_path / "raw")
+    (raw / "img_align_celeba.zip").write_bytes(bytes(archive))
+    files = tuple(f.__class__(f.name, f.gdrive_id, hashlib.md5(archive).hexdigest())
+                  if f.name == "img_align_celeba.zip" else f for f in mini_celeba.files)
+    with pytest.raises(ImageReadError, match="000004.jpg: unreadable image.*CRC"):
+        prepare(raw, tmp_path / "out", files, n_train=None)
+
+
 def test_extracted_folder_layout_gives_the_same_store(tmp_path, raw_dir, mini_celeba):
     raw = tmp_path / "raw"
     mini_celeba.place(raw, names={"list_eval_partition.txt"})

@@ -28,6 +28,7 @@ import io
 import logging
 import os
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence, Union
@@ -206,7 +207,8 @@ def _decode_or_error(read_bytes: Callable[[str], bytes], name: str, resolution: 
                      crop: Crop) -> np.ndarray | str:
     try:
         return load_image(read_bytes(name), resolution, crop)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            zipfile.BadZipFile) as e:  # BadZipFile: CRC-32 mismatch of the member in the archive
         return f"{type(e).__name__}: {e}"
 
 
