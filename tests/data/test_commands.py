@@ -10,7 +10,7 @@ from metainv.data import store
 from metainv.data.celeba import DownloadError
 from metainv.data.commands import add_data_commands, parse_crop
 
-from conftest import face_like_jpeg
+from data_fixtures import face_like_jpeg
 
 
 def run(argv):

@@ -10,7 +10,7 @@ from metainv.data import store
 from metainv.data.folder import list_images, prepare_folder
 from metainv.data.preprocess import ImageReadError, load_image
 
-from conftest import face_like_jpeg
+from data_fixtures import face_like_jpeg
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from metainv.data.preprocess import (
     selection_order,
 )
 
-from conftest import face_like_jpeg, image_name, make_mini_celeba
+from data_fixtures import face_like_jpeg, image_name, make_mini_celeba
 
 QUIET = dict(progress=False)
 
