@@ -1,6 +1,6 @@
 """Throughput (images/s) and peak memory of preprocessing, through both data sources.
 
-    python benchmarks/bench_preprocess.py [--images DIR] [--resolutions 32 64 128] \
+    python benchmarks/preprocess.py [--images DIR] [--resolutions 32 64 128] \
         [--workers 1 2] [--n-val 500]
 
 ``--images`` is a folder of CelebA-like JPEGs (178×218); without it, 3,000 synthetic ones

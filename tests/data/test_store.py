@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+import torch
+
+from metainv.data.sample import prepare_sample, sample_images
+from metainv.data.store import StoreError, load_split, read_manifest, to_tensor, to_uint8, write_store
+
+
+def test_round_trip_and_checksum(tmp_path):
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    val = rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    write_store(tmp_path, "toy", train, val, list("abcde"), ["f", "g"], seed=1)
+    assert np.array_equal(load_split(tmp_path, "train"), train)
+    manifest = read_manifest(tmp_path)
+    assert manifest["splits"]["val"]["sources"] == ["f", "g"] and manifest["resolution"] == 8
+    # one flipped byte is caught and the file named
+    raw = bytearray((tmp_path / "val.npy").read_bytes())
+    raw[-1] ^= 0xFF
+    (tmp_path / "val.npy").write_bytes(bytes(raw))
+    with pytest.raises(StoreError, match="val.npy: checksum"):
+        load_split(tmp_path, "val")
+
+
+def test_missing_store_names_the_rule(tmp_path):
+    with pytest.raises(StoreError, match="no manifest"):
+        load_split(tmp_path, "train")
+
+
+def test_tensor_conversion_round_trip():
+    images = np.random.default_rng(1).integers(0, 256, (3, 4, 5, 3), dtype=np.uint8)
+    t = to_tensor(images)
+    assert t.shape == (3, 3, 4, 5) and t.dtype == torch.float32 and 0 <= t.min() and t.max() <= 1
+    assert np.array_equal(to_uint8(t), images)
+
+
+def test_sample_dataset_is_deterministic_and_split(tmp_path):
+    images, names = sample_images(16, crops_per_portrait=3)
+    assert images.shape == (106, 16, 16, 3) and images.dtype == np.uint8 and len(names) == 106
+    prepare_sample(tmp_path / "a", 16, n_val=10, crops_per_portrait=3)
+    prepare_sample(tmp_path / "b", 16, n_val=10, crops_per_portrait=3)
+    a_val, b_val = load_split(tmp_path / "a", "val"), load_split(tmp_path / "b", "val")
+    assert a_val.shape == (10, 16, 16, 3) and np.array_equal(a_val, b_val)
+    assert load_split(tmp_path / "a", "train").shape == (96, 16, 16, 3)
+    train_src = set(read_manifest(tmp_path / "a")["splits"]["train"]["sources"])
+    val_src = set(read_manifest(tmp_path / "a")["splits"]["val"]["sources"])
+    assert not train_src & val_src
