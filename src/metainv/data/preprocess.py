@@ -228,9 +228,10 @@ def stream_split(
 ) -> tuple[list[str], list[dict[str, str]], str]:
     """Decode the first ``n`` readable ``candidates`` into ``out_path``; bounded memory.
 
-    ``n=None`` stores every readable candidate. Returns (source names in stored order, skipped [{"name", "error"}], sha256). With
-    ``on_corrupt="fail"`` the first unreadable image raises :class:`ImageReadError` naming
-    it; with ``"skip"`` it is listed and the next candidate takes its place.
+    ``n=None`` stores every readable candidate. Returns (source names in stored order,
+    skipped [{"name", "error"}], sha256). With ``on_corrupt="fail"`` the first unreadable
+    image raises :class:`ImageReadError` naming it; with ``"skip"`` it is listed and the
+    next candidate takes its place.
     """
     if on_corrupt not in ("fail", "skip"):
         raise ValueError(f"on_corrupt must be 'fail' or 'skip', got {on_corrupt!r}")
@@ -301,9 +302,9 @@ def build_store(
     """Stream every split into ``out_dir`` (``<split>.npy``) and write the manifest last.
 
     ``split_pools[split] = (candidates in order, n)``, ``n=None`` meaning every readable
-    candidate; splits are filled in the mapping's
-    order and a name used by one split is never used by a later one (so replacements for
-    skipped images stay disjoint across splits). Returns the manifest path.
+    candidate. Splits are filled in the mapping's order and a name used by one split is
+    never used by a later one (so replacements for skipped images stay disjoint across
+    splits). Returns the manifest path.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
