@@ -81,6 +81,9 @@ def test_every_paper_resolution_can_be_prepared(tmp_path):
     assert {f"data/processed/celeba/{r}/{f}" for r in (32, 64, 128) for f in STORE_FILES} <= outputs
 
 
+RESOLUTIONS = {t["resolution"] for t in yaml.safe_load(PAPER_CONFIG.read_text())["tasks"].values()}
+
+
 def test_folder_source_replaces_celeba(tmp_path):
     override = tmp_path / "folder.yaml"
     override.write_text(yaml.safe_dump(
@@ -91,7 +94,9 @@ def test_folder_source_replaces_celeba(tmp_path):
     jobs = planned_jobs(text)
     rules = {j["rule"] for j in jobs}
     assert "prepare_folder" in rules and not rules & {"download_celeba", "prepare_celeba"}
-    [folder_job] = [j for j in jobs if j["rule"] == "prepare_folder"]
+    folder_jobs = [j for j in jobs if j["rule"] == "prepare_folder"]
+    assert len(folder_jobs) == len(RESOLUTIONS)  # one per task resolution of the paper config
+    [folder_job] = [j for j in folder_jobs if "data/processed/folder/128/train.npy" in j["output"]]
     assert folder_job["output"] == [f"data/processed/folder/128/{f}" for f in STORE_FILES]
     assert "--folder '/photos/my faces'" in folder_job["shell"]
     assert "--n-train all --n-val 50" in folder_job["shell"] and "--on-corrupt skip" in folder_job["shell"]

@@ -126,3 +126,28 @@ def all_targets():
     for eid in trained_ids("meta"):
         targets.append(f"{exp_dir(eid)}/train_curve.png")
     return targets
+
+
+def figure_columns(number):
+    return {label: eid for label, eid in config["figures"][number]["experiments"].items() if eid in EXPERIMENTS}
+
+
+def figure_store(wildcards):
+    eid = next(iter(figure_columns(wildcards.number).values()))
+    return store_files(EXPERIMENTS[eid]["task"]["resolution"])
+
+
+# -- data -------------------------------------------------------------------------------------
+DATA = config["data"]
+CELEBA_RAW = "data/raw/celeba"
+
+
+def _data_flags():
+    """Split, crop and decoding flags shared by the CelebA and folder rules."""
+    n_train = DATA["n_train"] if DATA["n_train"] is not None else "all"
+    return (f"--n-train {n_train} --n-val {DATA['n_val']} --seed {config['seed']} "
+            f"--crop {DATA['crop']} --on-corrupt {DATA['on_corrupt']}")
+
+
+if DATA["source"] == "folder" and not DATA["folder"]:
+    raise WorkflowError("data.source is 'folder' but data.folder is not set (a folder of JPEG/PNG images)")

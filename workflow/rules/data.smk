@@ -22,17 +22,6 @@ rule prepare_sample:
         "--crops {params.crops} --seed {params.seed} 2> {log}"
 
 
-DATA = config["data"]
-CELEBA_RAW = "data/raw/celeba"
-
-
-def _data_flags():
-    """Split, crop and decoding flags shared by the CelebA and folder rules."""
-    n_train = DATA["n_train"] if DATA["n_train"] is not None else "all"
-    return (f"--n-train {n_train} --n-val {DATA['n_val']} --seed {config['seed']} "
-            f"--crop {DATA['crop']} --on-corrupt {DATA['on_corrupt']}")
-
-
 rule download_celeba:
     """CelebA files into data/raw/celeba/: files already there are md5-verified and kept, else
     each mirror of data.celeba.mirrors, then Google Drive (resumable, md5-checked, atomic).
@@ -42,12 +31,13 @@ rule download_celeba:
     params:
         sources=" ".join(f"--mirror {shlex.quote(m)}" for m in DATA["celeba"]["mirrors"])
         + ("" if DATA["celeba"]["gdrive"] else " --no-gdrive"),
+        raw=lambda wc, output: str(Path(output.checksums).parent),
         retries=DATA["celeba"]["retries"],
         timeout=DATA["celeba"]["timeout"],
     log:
         "logs/download_celeba/download_celeba.log",
     shell:
-        "metainv download-celeba --raw-dir {CELEBA_RAW} {params.sources} "
+        "metainv download-celeba --raw-dir {params.raw} {params.sources} "
         "--retries {params.retries} --timeout {params.timeout} 2> {log}"
 
 
@@ -61,6 +51,7 @@ rule prepare_celeba:
         val="data/processed/celeba/{res}/val.npy",
         manifest="data/processed/celeba/{res}/manifest.json",
     params:
+        raw=lambda wc, input: str(Path(input.checksums).parent),
         flags=_data_flags(),
     threads: DATA["workers"]
     log:
@@ -68,13 +59,9 @@ rule prepare_celeba:
     wildcard_constraints:
         res=r"\d+",
     shell:
-        "metainv prepare --source celeba --raw-dir {CELEBA_RAW} "
+        "metainv prepare --source celeba --raw-dir {params.raw} "
         "--out data/processed/celeba/{wildcards.res} --resolution {wildcards.res} "
         "{params.flags} --workers {threads} 2> {log}"
-
-
-if DATA["source"] == "folder" and not DATA["folder"]:
-    raise WorkflowError("data.source is 'folder' but data.folder is not set (a folder of JPEG/PNG images)")
 
 
 rule prepare_folder:
