@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from metainv.data.celeba import DownloadError
     from metainv.data.preprocess import ImageReadError
     from metainv.data.store import StoreError
+    from metainv.perceptual import LPIPSUnavailable
     from metainv.train import NonFiniteLossError
 
     args = build_parser().parse_args(argv)
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         args.func(args)
-    except (StoreError, NonFiniteLossError, DownloadError, ImageReadError) as e:
+    except (StoreError, NonFiniteLossError, DownloadError, ImageReadError, LPIPSUnavailable) as e:
         log.error("%s", e)
         return 1
     return 0

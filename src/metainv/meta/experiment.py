@@ -23,7 +23,7 @@ import torch
 
 from metainv.data.store import load_split, to_tensor
 from metainv.meta.inner_lr import InnerLearningRates
-from metainv.meta.maml import adapt, outer_loss
+from metainv.meta.maml import adapt, make_outer_loss
 from metainv.metrics import psnr_torch
 from metainv.nets.siren import Siren
 from metainv.physics import LinearOperator, Mask, build_operator
@@ -79,6 +79,7 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     val = to_tensor(load_split(data_dir, "val")[: outer["val_images"]], device)
     solver = make_solver(spec["solver"])
     eval_solver = make_solver(spec["solver"], evaluation=True)
+    loss_fn = make_outer_loss(outer["loss"], device, outer.get("lpips_net", "vgg"))
     steps, second = spec["inner"]["steps"], spec["inner"]["order"] == "second"
     reduction = spec["inner"]["loss_reduction"]
     trainer = Trainer({"siren": siren, "rates": rates}, {"outer": optimizer},
@@ -94,7 +95,7 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
         x = to_tensor(train[np.sort(idx.numpy())], device)
         op, y = measure(spec, x, trainer.generator)
         result = adapt(siren, rates, y, op, solver, steps, second_order=second, reduction=reduction)
-        loss = outer_loss(result.output, x, outer["loss"])
+        loss = loss_fn(result.output, x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if outer.get("grad_clip"):

@@ -93,3 +93,14 @@ def outer_loss(x: torch.Tensor, target: torch.Tensor, kind: str = "l2") -> torch
     if kind == "l1":
         return (x - target).abs().mean()
     raise ValueError(f"unknown outer loss {kind!r}")
+
+
+def make_outer_loss(kind: str, device: torch.device | str = "cpu", lpips_net: str = "vgg",
+                    lpips_random_backbone: bool = False) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The outer loss of an experiment: ``l1``, ``l2`` or ``lpips`` (paper §4.2, Tables 3–4)."""
+    if kind == "lpips":
+        from metainv.perceptual import LPIPSLoss
+
+        return LPIPSLoss(lpips_net, device, lpips_random_backbone)
+    outer_loss(torch.zeros(1), torch.zeros(1), kind)  # validates the name now, not at step 1
+    return lambda x, target: outer_loss(x, target, kind)
