@@ -5,7 +5,7 @@ rule reconstruct_meta:
     """Algorithm 1 with the trained initialisation on every validation measurement."""
     input:
         unpack(experiment_store),
-        model="results/{task}/{exp}/model.pt",
+        model=lambda wc: model_path(wc.exp),
     output:
         "results/{task}/{exp}/recon.npz",
     params:

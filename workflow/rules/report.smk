@@ -22,15 +22,6 @@ rule table:
         "--metrics {params.metrics} --csv {output.csv} --md {output.md} 2> {log}"
 
 
-def figure_columns(number):
-    return {label: eid for label, eid in config["figures"][number]["experiments"].items() if eid in EXPERIMENTS}
-
-
-def figure_store(wildcards):
-    eid = next(iter(figure_columns(wildcards.number).values()))
-    return store_files(EXPERIMENTS[eid]["task"]["resolution"])
-
-
 rule figure:
     input:
         unpack(figure_store),
