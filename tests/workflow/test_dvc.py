@@ -107,9 +107,14 @@ def pushed(tiny_run, tmp_path_factory):
 
     artifacts(origin, "push")
     staged = set(git(origin, "diff", "--cached", "--name-only").split())
-    pointers = {"data/processed.dvc", "results/tables.dvc", "results/figures.dvc"} | {
-        f"{TASK_DIR}/{e}.dvc" for e in EXPERIMENTS
-    }
+    # one pointer per unit: data/<dir>, results/tables, results/figures and every
+    # results/<task>/<experiment>
+    units = [p for p in (origin / "data").iterdir() if p.is_dir()]
+    for sub in (p for p in (origin / "results").iterdir() if p.is_dir()):
+        units += [sub] if sub.name in ("tables", "figures") else [
+            p for p in sub.iterdir() if p.is_dir()]
+    pointers = {f"{p.relative_to(origin)}.dvc" for p in units}
+    assert {f"{TASK_DIR}/{e}.dvc" for e in EXPERIMENTS} | {"data/processed.dvc"} <= pointers
     assert staged == pointers  # staged by DVC (autostage); nothing else changed in git
     assert git(origin, "status", "--porcelain", "--untracked-files=all").split() == [
         item for p in sorted(pointers) for item in ("A", p)

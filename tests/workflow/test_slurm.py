@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from .conftest import REPO, snakemake, workflow_copy
 from . import slurm_cluster as harness
@@ -102,17 +103,23 @@ TRAIN_STEPS = 200
 CHECKPOINT_EVERY = 10
 EXP = "meta_center_m2"
 EXP_DIR = f"results/inpaint_center/{EXP}"
-# The tiny test config with one experiment (the others disabled) trained long enough to be
-# cancelled mid-way: SLURM runs prepare_sample, meta_train, reconstruct_meta and evaluate;
+# The tiny test config with one experiment (every other one disabled) trained long enough to
+# be cancelled mid-way: SLURM runs prepare_sample, meta_train, reconstruct_meta and evaluate;
 # table and figure are localrules. The GPU requests are the configs' own (gpu=1).
-CLUSTER_CONFIG = f"""\
-experiments:
-  meta_center_m3: {{enabled: false}}
-  meta_center_m5: {{enabled: false}}
-  meta_center_m7: {{enabled: false}}
-experiment_defaults:
-  outer: {{steps: {TRAIN_STEPS}, checkpoint_every: {CHECKPOINT_EVERY}, validate_every: {TRAIN_STEPS}}}
-"""
+def cluster_config() -> str:
+    experiments = set()
+    for name in ("config.yaml", "quick.yaml"):
+        experiments |= set((yaml.safe_load((REPO / "config" / name).read_text())
+                            .get("experiments") or {}))
+    return yaml.safe_dump({
+        "experiments": {e: {"enabled": False} for e in sorted(experiments - {EXP})},
+        "experiment_defaults": {"outer": {
+            "steps": TRAIN_STEPS, "checkpoint_every": CHECKPOINT_EVERY,
+            "validate_every": TRAIN_STEPS,
+        }},
+    })
+
+
 CONFIGS = ("--configfile", "config/quick.yaml", "config/tiny.yaml", "config/cluster.yaml")
 
 
@@ -134,7 +141,7 @@ def cluster_run(slurm_cluster, tmp_path_factory):
     """The reduced quick workflow through SLURM with the real profile; its training job is
     scancel'led once it has written a checkpoint. Returns (workdir, cancelled job id, jobs)."""
     work = workflow_copy(tmp_path_factory.mktemp("slurm"))
-    (work / "config" / "cluster.yaml").write_text(CLUSTER_CONFIG)
+    (work / "config" / "cluster.yaml").write_text(cluster_config())
     checkpoint = work / EXP_DIR / "checkpoint.pt"
     run = snakemake_on_cluster(slurm_cluster, work, *CONFIGS)
     log = work / "snakemake.out"
