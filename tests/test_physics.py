@@ -70,3 +70,33 @@ def test_operator_follows_dtype_and_validates():
         gaussian_kernel(4, 1.0)
     with pytest.raises(ValueError, match="unknown operator"):
         build_operator({"kind": "nope"}, 1, 4, 4)
+
+
+def test_training_observed_pixel_sampling():
+    from metainv.physics import sample_observed
+
+    spec = {"kind": "inpaint_random", "observed_range": [10, 1000], "half_probability": 0.2}
+    g = torch.Generator().manual_seed(0)
+    draws = [sample_observed(spec, g) for _ in range(4000)]
+    half = sum(d == "half" for d in draws) / len(draws)
+    ks = torch.tensor([d for d in draws if d != "half"], dtype=torch.float64)
+    assert abs(half - 0.2) < 0.03
+    assert ks.min() >= 10 and ks.max() <= 1000
+    # log-uniform: each decade about equally often
+    low, high = ((ks >= 10) & (ks < 100)).float().mean(), ((ks >= 100) & (ks <= 1000)).float().mean()
+    assert abs(low - high) < 0.06
+    uniform = [sample_observed({**spec, "observed_sampling": "uniform", "half_probability": 0}, g) for _ in range(2000)]
+    assert sum(k < 100 for k in uniform) / 2000 < 0.15
+    again = [sample_observed(spec, torch.Generator().manual_seed(0)) for _ in range(3)]
+    assert again[0] == again[1] == again[2] == draws[0]
+
+
+def test_mean_reduction_is_independent_of_observed_count():
+    from metainv.meta.maml import data_fidelity
+
+    x = torch.full((2, 3, 32, 32), 0.5)
+    for k in (10, 1000):
+        op = build_operator({"kind": "inpaint_random"}, 2, 32, 32, torch.Generator().manual_seed(0), observed=k)
+        y = torch.zeros_like(x)
+        assert torch.allclose(data_fidelity(x, y, op, "mean"), torch.tensor(0.25))
+        assert torch.allclose(data_fidelity(x, y, op, "sum"), torch.tensor(0.25 * 3 * k))

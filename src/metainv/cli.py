@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=fn)
         return sp
 
+    from metainv.data.commands import add_data_commands
+
+    add_data_commands(sub)  # download-celeba, prepare (CelebA or an image folder)
+
     sp = add("prepare-sample", cmd_prepare_sample, "build the embedded sample dataset store")
     sp.add_argument("--out", required=True, help="store folder (data/processed/sample/<res>)")
     sp.add_argument("--resolution", type=int, required=True)
@@ -213,7 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from metainv.data.celeba import DownloadError
+    from metainv.data.preprocess import ImageReadError
     from metainv.data.store import StoreError
+    from metainv.perceptual import LPIPSUnavailable
     from metainv.train import NonFiniteLossError
 
     args = build_parser().parse_args(argv)
@@ -225,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         args.func(args)
-    except (StoreError, NonFiniteLossError) as e:
+    except (StoreError, NonFiniteLossError, DownloadError, ImageReadError, LPIPSUnavailable) as e:
         log.error("%s", e)
         return 1
     return 0

@@ -12,6 +12,7 @@ device-agnostic: tensors follow ``x``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -31,6 +32,10 @@ class LinearOperator:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward(x)
+
+    def measured_entries(self, x: torch.Tensor) -> torch.Tensor:
+        """Number of measured values per image (shape N): C·H·W unless the operator masks."""
+        return torch.full((x.shape[0],), float(x[0].numel()), dtype=x.dtype, device=x.device)
 
     def measure(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """y = A(x) + ε, ε ~ N(0, σ² I) drawn from ``generator`` (Eq. 2)."""
@@ -57,6 +62,9 @@ class Mask(LinearOperator):
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         return y * self.mask.to(y.dtype)
+
+    def measured_entries(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mask.to(x.dtype).expand_as(x).flatten(1).sum(1)
 
     def measure(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         # noise only on observed pixels: missing pixels carry no measurement at all
@@ -146,6 +154,24 @@ class Blur(LinearOperator):
         return torch.fft.irfft2(torch.fft.rfft2(z) / (denom + rho), s=z.shape[-2:])
 
 
+def sample_observed(spec: Mapping, generator: torch.Generator | None = None) -> int | str:
+    """Number of observed pixels for one training batch of random inpainting.
+
+    With probability ``half_probability`` the batch observes the top half ("half", Table 2);
+    otherwise K is drawn from ``observed_range`` = [lo, hi], log-uniformly by default (every
+    decade of K equally often: 10–100 as often as 100–1000) or uniformly
+    (``observed_sampling: uniform``).
+    """
+    u = torch.rand(2, generator=generator, dtype=torch.float64)
+    if u[0] < float(spec.get("half_probability", 0.0)):
+        return "half"
+    lo, hi = spec["observed_range"]
+    if spec.get("observed_sampling", "log_uniform") == "uniform":
+        return int(lo + torch.floor(u[1] * (hi - lo + 1)).clamp(max=hi - lo))
+    k = math.exp(math.log(lo) + float(u[1]) * (math.log(hi + 1) - math.log(lo)))
+    return int(min(max(math.floor(k), lo), hi))
+
+
 def build_operator(
     spec: Mapping, n: int, height: int, width: int, generator: torch.Generator | None = None,
     device: torch.device | str = "cpu", observed: int | str | None = None,
@@ -162,8 +188,7 @@ def build_operator(
         return Mask(center_mask(height, width, device), noise_std=noise)
     if kind == "inpaint_random":
         if observed is None:
-            lo, hi = spec["observed_range"]
-            observed = int(torch.randint(lo, hi + 1, (1,), generator=generator))
+            observed = sample_observed(spec, generator)
         return Mask(random_mask(n, height, width, observed, generator, device), noise_std=noise)
     if kind == "blur":
         return Blur(gaussian_kernel(int(spec["kernel_size"]), float(spec["kernel_std"])),

@@ -38,6 +38,11 @@ def test_quick_workflow_end_to_end(tiny_run):
         log = pd.read_csv(folder / "train_log.csv")
         assert log.step.tolist() == list(range(1, 13)) and log.val_psnr.notna().sum() == 2
     assert (tiny_run / "results/figures/figure1.png").stat().st_size > 1000
+    table2 = pd.read_csv(tiny_run / "results/tables/table2.csv")
+    ok2 = table2[table2.status == "ok"]
+    assert set(ok2.label) == {"10 (Meta)", "500 (Meta)", "1000 (Meta)", "Half (Meta)"}
+    assert ok2["mean"].map(math.isfinite).all() and (ok2.n == 8).all()
+    assert (tiny_run / "results/figures/figure2.png").stat().st_size > 1000
     # nothing left to do
     proc = snakemake(tiny_run, "-n", "--cores", "1", "--configfile", "config/quick.yaml", "config/tiny.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -78,7 +83,7 @@ def _spec(steps):
         "task": {"name": "inpaint_center", "resolution": 16, "operator": {"kind": "inpaint_center", "noise_std": 0.0}},
         "siren": {"hidden": 48, "layers": 4, "omega0": 30.0},
         "solver": {"kind": "gd", "steps": 1, "step_size": 0.9, "eval_step_size": 1.0},
-        "inner": {"steps": 3, "lr_scheme": "per_step", "lr_init": 0.01, "order": "second"},
+        "inner": {"steps": 3, "lr_scheme": "per_step", "lr_init": 0.01, "order": "second", "loss_reduction": "sum"},
         "outer": {"loss": "l2", "lr": 1e-3, "inner_lr_lr": 1e-3, "batch_size": 3, "steps": steps,
                   "checkpoint_every": 5, "validate_every": 0, "val_images": 2, "grad_clip": None},
         "eval": {"batch_size": 4, "observed": None},
@@ -123,3 +128,17 @@ def test_kill_minus_nine_then_rerun_resumes_to_identical_weights(tmp_path):
             assert torch.equal(a[key][name], b[key][name]), name
     log = pd.read_csv(run / "log.csv")
     assert log.step.tolist() == list(range(1, 401))
+
+
+def test_model_from_shares_one_trained_model(tmp_path):
+    work = workflow_copy(tmp_path)
+    proc = snakemake(work, "-n", "--cores", "1", "--configfile", "config/quick.yaml", "config/tiny.yaml",
+                     "--", "results/tables/table2.csv")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert out.count("rule meta_train:") == 1 and "results/inpaint_random/meta_random/model.pt" in out
+    assert out.count("rule reconstruct_meta:") == 4
+    (work / "config" / "bad.yaml").write_text(
+        "experiments:\n  meta_random_k10: {task: inpaint_random, model_from: meta_random_k500}\n")
+    proc = snakemake(work, "-n", "--cores", "1", "--configfile", "config/quick.yaml", "config/bad.yaml")
+    assert proc.returncode != 0 and "model_from" in proc.stdout + proc.stderr

@@ -33,6 +33,8 @@ rule tune_classical:
     wildcard_constraints:
         exp=id_pattern(CLASSICAL_IDS),
     threads: config["threads"]
+    resources:
+        **config["resources"]["tune_classical"],
     shell:
         "metainv --threads {threads} tune-solver --spec {params.spec} --data {params.data} "
         "--denoiser {input.denoiser} --holdout {params.holdout} --table {output.table} "
@@ -58,6 +60,8 @@ rule solve_classical:
     wildcard_constraints:
         exp=id_pattern(CLASSICAL_IDS),
     threads: config["threads"]
+    resources:
+        **config["resources"]["solve_classical"],
     shell:
         "metainv --threads {threads} solve --spec {params.spec} --data {params.data} "
         "--denoiser {input.denoiser} --params {input.params} --out {output} "

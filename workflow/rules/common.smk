@@ -44,6 +44,21 @@ def resolve_experiment(eid):
 
 
 ALL_EXPERIMENTS = {eid: resolve_experiment(eid) for eid in config["experiments"]}
+
+for _eid, _spec in list(ALL_EXPERIMENTS.items()):
+    _src = _spec.get("model_from")
+    if _src is None:
+        continue
+    if _src not in ALL_EXPERIMENTS or "model_from" in ALL_EXPERIMENTS[_src]:
+        raise WorkflowError(f"config.experiments.{_eid}.model_from: {_src!r} is not an experiment that trains a model")
+    if ALL_EXPERIMENTS[_src]["task"]["name"] != _spec["task"]["name"] or ALL_EXPERIMENTS[_src]["method"] != _spec["method"]:
+        raise WorkflowError(f"config.experiments.{_eid}.model_from: {_src!r} has another task or method")
+    if _spec["enabled"] and not ALL_EXPERIMENTS[_src]["enabled"]:
+        raise WorkflowError(f"config.experiments.{_eid} is enabled but its model_from {_src!r} is not")
+    # evaluate the source's model exactly as trained: only `eval` and `enabled` are this experiment's
+    ALL_EXPERIMENTS[_eid] = {**copy.deepcopy(ALL_EXPERIMENTS[_src]), "id": _eid, "model_from": _src,
+                             "eval": _spec["eval"], "enabled": _spec["enabled"]}
+
 EXPERIMENTS = {eid: spec for eid, spec in ALL_EXPERIMENTS.items() if spec["enabled"]}
 
 for _kind in ("tables", "figures"):
@@ -74,6 +89,16 @@ def exp_dir(eid):
     return f"results/{spec['task']['name']}/{eid}"
 
 
+def model_path(eid):
+    """model.pt an experiment evaluates: its own, or that of ``model_from``."""
+    return f"{exp_dir(EXPERIMENTS[eid].get('model_from', eid))}/model.pt"
+
+
+def trained_ids(method):
+    """Experiments of ``method`` that train a model of their own."""
+    return [eid for eid in ids_of(method) if "model_from" not in EXPERIMENTS[eid]]
+
+
 def experiment_store(wildcards):
     return store_files(EXPERIMENTS[wildcards.exp]["task"]["resolution"])
 
@@ -98,6 +123,39 @@ def all_targets():
     for number, spec in config.get("figures", {}).items():
         if any(e in EXPERIMENTS for e in spec["experiments"].values()):
             targets.append(f"results/figures/figure{number}.png")
-    for eid in ids_of("meta"):
+    for eid in trained_ids("meta"):
         targets.append(f"{exp_dir(eid)}/train_curve.png")
+    # Every result an experiment shares (DVC) is a target, so one that is missing (deleted, or
+    # not pulled) is rebuilt together with what depends on it: Snakemake otherwise skips a
+    # missing intermediate file whose consumers are up to date. The data stores are not
+    # targets: a clone that pulled results without data (or raw downloads) reruns nothing.
+    for eid in EXPERIMENTS:
+        targets += [f"{exp_dir(eid)}/recon.npz", f"{exp_dir(eid)}/metrics.csv"]
+    for eid in trained_ids("meta"):
+        targets += [f"{exp_dir(eid)}/model.pt", f"{exp_dir(eid)}/train_log.csv"]
     return targets
+
+
+def figure_columns(number):
+    return {label: eid for label, eid in config["figures"][number]["experiments"].items() if eid in EXPERIMENTS}
+
+
+def figure_store(wildcards):
+    eid = next(iter(figure_columns(wildcards.number).values()))
+    return store_files(EXPERIMENTS[eid]["task"]["resolution"])
+
+
+# -- data -------------------------------------------------------------------------------------
+DATA = config["data"]
+CELEBA_RAW = "data/raw/celeba"
+
+
+def _data_flags():
+    """Split, crop and decoding flags shared by the CelebA and folder rules."""
+    n_train = DATA["n_train"] if DATA["n_train"] is not None else "all"
+    return (f"--n-train {n_train} --n-val {DATA['n_val']} --seed {config['seed']} "
+            f"--crop {DATA['crop']} --on-corrupt {DATA['on_corrupt']}")
+
+
+if DATA["source"] == "folder" and not DATA["folder"]:
+    raise WorkflowError("data.source is 'folder' but data.folder is not set (a folder of JPEG/PNG images)")

@@ -23,34 +23,63 @@ rule prepare_sample:
 
 
 rule download_celeba:
-    """CelebA archives and text files into data/raw/celeba/ (checksummed, resumable)."""
+    """CelebA files into data/raw/celeba/: files already there are md5-verified and kept, else
+    each mirror of data.celeba.mirrors, then Google Drive (resumable, md5-checked, atomic).
+    Only checksums.md5 is declared, so a failed run never deletes what was downloaded."""
     output:
-        archive="data/raw/celeba/img_align_celeba.zip",
-        partition="data/raw/celeba/list_eval_partition.txt",
+        checksums=f"{CELEBA_RAW}/checksums.md5",
+    params:
+        sources=" ".join(f"--mirror {shlex.quote(m)}" for m in DATA["celeba"]["mirrors"])
+        + ("" if DATA["celeba"]["gdrive"] else " --no-gdrive"),
+        raw=lambda wc, output: str(Path(output.checksums).parent),
+        retries=DATA["celeba"]["retries"],
+        timeout=DATA["celeba"]["timeout"],
     log:
-        "logs/download_celeba.log",
+        "logs/download_celeba/download_celeba.log",
     shell:
-        "metainv download-celeba --out data/raw/celeba 2> {log}"
+        "metainv download-celeba --raw-dir {params.raw} {params.sources} "
+        "--retries {params.retries} --timeout {params.timeout} 2> {log}"
 
 
 rule prepare_celeba:
-    """Official partition, seeded subset, centre crop + antialiased resize to {res}²."""
+    """Official partition (train → train, valid → val), seeded subset, centre crop
+    (data.crop; auto = 178×178) + LANCZOS resize to {res}², streamed into the store."""
     input:
-        archive=rules.download_celeba.output.archive,
-        partition=rules.download_celeba.output.partition,
+        checksums=rules.download_celeba.output.checksums,
     output:
         train="data/processed/celeba/{res}/train.npy",
         val="data/processed/celeba/{res}/val.npy",
         manifest="data/processed/celeba/{res}/manifest.json",
     params:
-        n_train=config["data"]["n_train"] or 0,
-        n_val=config["data"]["n_val"],
-        seed=config["seed"],
+        raw=lambda wc, input: str(Path(input.checksums).parent),
+        flags=_data_flags(),
+    threads: DATA["workers"]
     log:
         "logs/prepare_celeba/{res}.log",
     wildcard_constraints:
         res=r"\d+",
     shell:
-        "metainv prepare-celeba --raw data/raw/celeba --out data/processed/celeba/{wildcards.res} "
-        "--resolution {wildcards.res} --n-train {params.n_train} --n-val {params.n_val} "
-        "--seed {params.seed} 2> {log}"
+        "metainv prepare --source celeba --raw-dir {params.raw} "
+        "--out data/processed/celeba/{wildcards.res} --resolution {wildcards.res} "
+        "{params.flags} --workers {threads} 2> {log}"
+
+
+rule prepare_folder:
+    """Any folder of JPEG/PNG images (data.folder, searched recursively): seeded val/train
+    split, centre crop (auto = largest centred square) + LANCZOS resize to {res}²."""
+    output:
+        train="data/processed/folder/{res}/train.npy",
+        val="data/processed/folder/{res}/val.npy",
+        manifest="data/processed/folder/{res}/manifest.json",
+    params:
+        folder=shlex.quote(str(DATA["folder"])),
+        flags=_data_flags(),
+    threads: DATA["workers"]
+    log:
+        "logs/prepare_folder/{res}.log",
+    wildcard_constraints:
+        res=r"\d+",
+    shell:
+        "metainv prepare --source folder --folder {params.folder} "
+        "--out data/processed/folder/{wildcards.res} --resolution {wildcards.res} "
+        "{params.flags} --workers {threads} 2> {log}"

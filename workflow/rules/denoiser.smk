@@ -27,6 +27,8 @@ rule train_denoiser:
     benchmark:
         "logs/train_denoiser/dncnn.benchmark.tsv"
     threads: config["threads"]
+    resources:
+        **config["resources"]["train_denoiser"],
     shell:
         "metainv --threads {threads} train-denoiser --spec {params.spec} --data {params.data} "
         "--model {output.model} --log {output.train_log} --curve {output.curve} "

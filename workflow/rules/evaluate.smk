@@ -5,7 +5,7 @@ rule reconstruct_meta:
     """Algorithm 1 with the trained initialisation on every validation measurement."""
     input:
         unpack(experiment_store),
-        model="results/{task}/{exp}/model.pt",
+        model=lambda wc: model_path(wc.exp),
     output:
         "results/{task}/{exp}/recon.npz",
     params:
@@ -17,6 +17,8 @@ rule reconstruct_meta:
     wildcard_constraints:
         exp=id_pattern(ids_of("meta")),
     threads: config["threads"]
+    resources:
+        **config["resources"]["reconstruct_meta"],
     shell:
         "metainv --threads {threads} reconstruct --spec {params.spec} --data {params.data} "
         "--model {input.model} --out {output} --device {params.device} 2> {log}"

@@ -18,8 +18,10 @@ rule meta_train:
     benchmark:
         "logs/meta_train/{task}/{exp}.benchmark.tsv"
     wildcard_constraints:
-        exp=id_pattern(ids_of("meta")),
+        exp=id_pattern(trained_ids("meta")),
     threads: config["threads"]
+    resources:
+        **config["resources"]["meta_train"],
     shell:
         "metainv --threads {threads} meta-train --spec {params.spec} --data {params.data} "
         "--model {output.model} --log {output.train_log} --curve {output.curve} "

@@ -1,5 +1,10 @@
 # Report stage: paper tables (ours beside the paper's numbers) and figures.
 
+# Seconds of work each: on a cluster they run where Snakemake runs instead of queueing.
+localrules:
+    table,
+    figure,
+
 
 rule table:
     input:
@@ -15,15 +20,6 @@ rule table:
     shell:
         "metainv table --number {wildcards.number} --spec {params.spec} "
         "--metrics {params.metrics} --csv {output.csv} --md {output.md} 2> {log}"
-
-
-def figure_columns(number):
-    return {label: eid for label, eid in config["figures"][number]["experiments"].items() if eid in EXPERIMENTS}
-
-
-def figure_store(wildcards):
-    eid = next(iter(figure_columns(wildcards.number).values()))
-    return store_files(EXPERIMENTS[eid]["task"]["resolution"])
 
 
 rule figure:

@@ -20,10 +20,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 SPLITS = ("train", "val")
 MANIFEST = "manifest.json"
@@ -141,14 +143,22 @@ def load_split(folder: str | Path, split: str, verify: bool = True, mmap: bool =
     return arr
 
 
-def to_tensor(images: np.ndarray, device: str | torch.device = "cpu",
-              dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 N×H×W×C → float N×C×H×W in [0, 1] (the package's image convention)."""
+def to_tensor(images: np.ndarray, device: "str | torch.device" = "cpu",
+              dtype: "torch.dtype | None" = None) -> "torch.Tensor":
+    """uint8 N×H×W×C → float N×C×H×W in [0, 1] (the package's image convention).
+
+    torch is imported here, not at module level, so data-preparation jobs stay light.
+    """
+    import torch
+
+    dtype = dtype or torch.float32
     t = torch.from_numpy(np.ascontiguousarray(images)).to(device)
     return t.permute(0, 3, 1, 2).to(dtype).div_(255.0)
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
+def to_uint8(images: "torch.Tensor") -> np.ndarray:
     """float N×C×H×W in [0, 1] → uint8 N×H×W×C (rounded, clipped)."""
+    import torch
+
     x = images.detach().clamp(0, 1).mul(255.0).round().to(torch.uint8)
     return x.permute(0, 2, 3, 1).cpu().numpy()

@@ -6,7 +6,7 @@ merged in (see ``workflow/rules/common.smk``)::
     {"id", "seed", "task": {"name", "resolution", "operator": {...}},
      "siren": {"hidden", "layers", "omega0"},
      "solver": {"kind", "steps", "step_size", "eval_step_size"},
-     "inner": {"steps", "lr_scheme", "lr_init", "order"},
+     "inner": {"steps", "lr_scheme", "lr_init", "order", "loss_reduction"},
      "outer": {"loss", "lr", "inner_lr_lr", "batch_size", "steps", "checkpoint_every",
                "validate_every", "val_images", "grad_clip"},
      "eval": {"batch_size", "observed"}}
@@ -23,7 +23,7 @@ import torch
 
 from metainv.data.store import load_split, to_tensor
 from metainv.meta.inner_lr import InnerLearningRates
-from metainv.meta.maml import adapt, outer_loss
+from metainv.meta.maml import adapt, make_outer_loss
 from metainv.metrics import psnr_torch
 from metainv.nets.siren import Siren
 from metainv.physics import LinearOperator, Mask, build_operator
@@ -79,7 +79,9 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     val = to_tensor(load_split(data_dir, "val")[: outer["val_images"]], device)
     solver = make_solver(spec["solver"])
     eval_solver = make_solver(spec["solver"], evaluation=True)
+    loss_fn = make_outer_loss(outer["loss"], device, outer.get("lpips_net", "vgg"))
     steps, second = spec["inner"]["steps"], spec["inner"]["order"] == "second"
+    reduction = spec["inner"]["loss_reduction"]
     trainer = Trainer({"siren": siren, "rates": rates}, {"outer": optimizer},
                       total_steps=outer["steps"], checkpoint_path=model_path.with_name("checkpoint.pt"),
                       log_path=log_path, seed=seed, config=spec,
@@ -92,8 +94,8 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
         idx = torch.randint(len(train), (outer["batch_size"],), generator=trainer.generator)
         x = to_tensor(train[np.sort(idx.numpy())], device)
         op, y = measure(spec, x, trainer.generator)
-        result = adapt(siren, rates, y, op, solver, steps, second_order=second)
-        loss = outer_loss(result.output, x, outer["loss"])
+        result = adapt(siren, rates, y, op, solver, steps, second_order=second, reduction=reduction)
+        loss = loss_fn(result.output, x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if outer.get("grad_clip"):
@@ -107,7 +109,7 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
 
     def validate_fn(step: int) -> dict[str, float]:
         x = adapt(siren, rates, val_y, val_op, solver, steps, track_meta_gradient=False,
-                  final_solver=eval_solver).output
+                  final_solver=eval_solver, reduction=reduction).output
         return {"val_psnr": psnr_torch(x, val).mean().item()}
 
     rows = trainer.run(step_fn, validate_fn, outer["validate_every"])
@@ -142,7 +144,8 @@ def reconstruct_meta(spec: Mapping, model_path: str | Path, data_dir: str | Path
     for start in range(0, len(val), batch):
         index = slice(start, start + batch)
         result = adapt(siren, rates, y[index], select(op, index), solver, spec["inner"]["steps"],
-                       track_meta_gradient=False, final_solver=eval_solver)
+                       track_meta_gradient=False, final_solver=eval_solver,
+                       reduction=spec["inner"]["loss_reduction"])
         outputs.append(result.output.detach())
     return save_reconstruction(out_path, torch.cat(outputs), op.adjoint(y), op)
 

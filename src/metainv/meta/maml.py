@@ -27,9 +27,17 @@ from metainv.physics import LinearOperator
 Solver = Callable[[torch.Tensor, torch.Tensor, LinearOperator], torch.Tensor]
 
 
-def data_fidelity(x: torch.Tensor, y: torch.Tensor, op: LinearOperator) -> torch.Tensor:
-    """Per-task ‖A x − y‖² summed over pixels (Eq. 4), shape B."""
-    return (op.forward(x) - y).pow(2).flatten(1).sum(1)
+def data_fidelity(x: torch.Tensor, y: torch.Tensor, op: LinearOperator,
+                  reduction: str = "sum") -> torch.Tensor:
+    """Per-task inner loss, shape B: ‖A x − y‖² summed over pixels (Eq. 4, ``sum``) or divided
+    by the number of measured values (``mean``: the same step size then suits any image size
+    and any number of observed pixels)."""
+    loss = (op.forward(x) - y).pow(2).flatten(1).sum(1)
+    if reduction == "mean":
+        return loss / op.measured_entries(y).clamp(min=1)
+    if reduction != "sum":
+        raise ValueError(f"unknown inner loss reduction {reduction!r}")
+    return loss
 
 
 @dataclass
@@ -49,12 +57,13 @@ def adapt(
     second_order: bool = True,
     track_meta_gradient: bool = True,
     final_solver: Solver | None = None,
+    reduction: str = "sum",
 ) -> InnerResult:
     """Algorithm 1 for a batch of measurements y (B×C×H×W).
 
     ``track_meta_gradient=False`` is the inference path: each θ_i^k is detached after its
     update so memory does not grow with m. ``final_solver`` replaces f in line 6 (e.g. the
-    evaluation step size); by default it is ``solver``.
+    evaluation step size); by default it is ``solver``. ``reduction``: see :func:`data_fidelity`.
     """
     batch, _, height, width = y.shape
     params = siren.batched(batch)
@@ -64,7 +73,7 @@ def adapt(
     for k in range(steps):
         with torch.enable_grad():
             x = solver(siren.render(params, height, width), y, op)
-            loss = data_fidelity(x, y, op)
+            loss = data_fidelity(x, y, op, reduction)
             grads = torch.autograd.grad(loss.sum(), params,
                                         create_graph=second_order and track_meta_gradient)
         losses.append(loss.detach().mean())
@@ -84,3 +93,14 @@ def outer_loss(x: torch.Tensor, target: torch.Tensor, kind: str = "l2") -> torch
     if kind == "l1":
         return (x - target).abs().mean()
     raise ValueError(f"unknown outer loss {kind!r}")
+
+
+def make_outer_loss(kind: str, device: torch.device | str = "cpu", lpips_net: str = "vgg",
+                    lpips_random_backbone: bool = False) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The outer loss of an experiment: ``l1``, ``l2`` or ``lpips`` (paper §4.2, Tables 3–4)."""
+    if kind == "lpips":
+        from metainv.perceptual import LPIPSLoss
+
+        return LPIPSLoss(lpips_net, device, lpips_random_backbone)
+    outer_loss(torch.zeros(1), torch.zeros(1), kind)  # validates the name now, not at step 1
+    return lambda x, target: outer_loss(x, target, kind)
