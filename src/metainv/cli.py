@@ -52,7 +52,8 @@ def cmd_meta_train(a: argparse.Namespace) -> None:
 
     spec = _spec(a.spec)
     device = resolve_device(a.device, tf32=spec.get("tf32", False))
-    train_meta(spec, a.data, a.model, a.log, device, progress=not a.no_progress)
+    train_meta(spec, a.data, a.model, a.log, device, progress=not a.no_progress,
+               denoiser_path=a.denoiser, solver_params_path=a.solver_params)
     plot_training_curve(a.log, a.curve, f"{spec['id']} ({spec['task']['name']})")
 
 
@@ -61,7 +62,8 @@ def cmd_reconstruct(a: argparse.Namespace) -> None:
     from metainv.meta.experiment import reconstruct_meta
 
     spec = _spec(a.spec)
-    reconstruct_meta(spec, a.model, a.data, a.out, resolve_device(a.device, tf32=spec.get("tf32", False)))
+    reconstruct_meta(spec, a.model, a.data, a.out, resolve_device(a.device, tf32=spec.get("tf32", False)),
+                     denoiser_path=a.denoiser)
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -160,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--data", required=True, help="store folder")
         sp.add_argument("--model", required=True, help="model.pt (written by meta-train)")
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+        sp.add_argument("--denoiser", default=None, help="DnCNN model.pt (red solver)")
         if name == "meta-train":
+            sp.add_argument("--solver-params", default=None,
+                            help="params.json of a tuned classical solver (red solver)")
             sp.add_argument("--log", required=True, help="train_log.csv")
             sp.add_argument("--curve", required=True, help="train_curve.png")
             sp.add_argument("--no-progress", action="store_true")

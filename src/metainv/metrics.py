@@ -50,7 +50,8 @@ def evaluate_reconstruction(recon_npz: str, data_dir: str) -> pd.DataFrame:
     """Per-image metrics of ``recon.npz`` against the store's validation split.
 
     One row per image: ``index``, the reconstruction's MSE/PSNR/SSIM, and the same for the
-    method's input image Aᵀy (``input_*`` columns: the zero-filled / blurred baseline).
+    method's input, the measurement y in image space (``input_*`` columns: the zero-filled
+    image for inpainting, the blurred image for deblurring).
     """
     from metainv.data.store import load_split  # local import keeps metrics importable alone
 

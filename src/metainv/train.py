@@ -68,6 +68,8 @@ class Trainer:
         Seeds :attr:`generator`, the only source of randomness ``step_fn`` may use.
     config:
         The run's configuration; its fingerprint guards against resuming a foreign checkpoint.
+    keep_eval:
+        Names of modules that stay in eval mode while their weights train.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class Trainer:
         checkpoint_every: int = 100,
         desc: str = "train",
         progress: bool = True,
+        keep_eval: tuple[str, ...] = (),
     ):
         if total_steps < 0:
             raise ValueError("total_steps must be ≥ 0")
@@ -98,6 +101,9 @@ class Trainer:
         self.step = 0
         self.rows: list[dict[str, float]] = []
         self.resumed_from: int | None = None
+        # modules trained but never switched to train mode (a BatchNorm prior keeps its
+        # running statistics while its weights are fine-tuned)
+        self.keep_eval = set(keep_eval)
 
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -164,8 +170,8 @@ class Trainer:
                    disable=not self.progress, mininterval=2.0, dynamic_ncols=True)
         try:
             while self.step < self.total_steps:
-                for m in self.modules.values():
-                    m.train()
+                for name, m in self.modules.items():
+                    m.train(name not in self.keep_eval)
                 out = dict(step_fn(self.step))
                 loss = float(out["loss"])
                 if not math.isfinite(loss):

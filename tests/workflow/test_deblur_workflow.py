@@ -18,7 +18,7 @@ CLASSICAL = {"red_12": "RED(12)", "red_conv": "RED (convergence)", "hqs_12": "HQ
 def test_table3_classical_columns(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/table3.csv")
     ours = table[table.status == "ok"]
-    assert set(CLASSICAL.values()) | {"Input (Aᵀy)"} == set(ours.label)
+    assert set(CLASSICAL.values()) | {"Input (y)"} == set(ours.label)
     assert ours["mean"].map(math.isfinite).all() and (ours.n == 8).all()
     # the paper's numbers alongside, LPIPS marked unavailable, never filled in
     assert table[(table.label == "HQS (convergence)") & (table.metric == "PSNR")].paper.item() == 30.1

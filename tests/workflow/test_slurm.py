@@ -168,10 +168,10 @@ def test_quick_workflow_runs_on_slurm_with_the_profile(cluster_run):
     work, _, jobs = cluster_run
     table = pd.read_csv(work / "results/tables/table1.csv")
     ours = table[table.status == "ok"]
-    assert set(ours.label) == {"Input (Aᵀy)", "Meta-2"}
+    assert set(ours.label) == {"Input (y)", "Meta-2"}
     assert (ours.n == 8).all()
     psnr = ours[ours.metric == "PSNR"].set_index("label")["mean"]
-    assert psnr["Meta-2"] > psnr["Input (Aᵀy)"]
+    assert psnr["Meta-2"] > psnr["Input (y)"]
     assert (work / "results/figures/figure1.png").stat().st_size > 1000
     for name in ("model.pt", "recon.npz", "metrics.csv", "train_curve.png"):
         assert (work / EXP_DIR / name).stat().st_size > 0

@@ -21,12 +21,12 @@ pytestmark = pytest.mark.slow
 def test_quick_workflow_end_to_end(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/table1.csv")
     ours = table[table.status == "ok"]
-    assert set(ours.label) == {"Input (Aᵀy)", "Meta-2", "Meta-3", "Meta-5", "Meta-7"}
+    assert set(ours.label) == {"Input (y)", "Meta-2", "Meta-3", "Meta-5", "Meta-7"}
     assert ours["mean"].map(math.isfinite).all() and ours["std"].map(math.isfinite).all()
     assert (ours.n == 8).all()
     psnr = ours[ours.metric == "PSNR"].set_index("label")["mean"]
     for label in ("Meta-2", "Meta-3", "Meta-5", "Meta-7"):
-        assert psnr[label] > psnr["Input (Aᵀy)"], psnr
+        assert psnr[label] > psnr["Input (y)"], psnr
     # paper numbers printed alongside, LPIPS marked unavailable (never substituted)
     assert table[(table.label == "Meta-5") & (table.metric == "PSNR")].paper.item() == 32.6
     assert (table[table.metric == "LPIPS_alex"].status == "unavailable").all()

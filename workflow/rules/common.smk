@@ -61,6 +61,16 @@ for _eid, _spec in list(ALL_EXPERIMENTS.items()):
 
 EXPERIMENTS = {eid: spec for eid, spec in ALL_EXPERIMENTS.items() if spec["enabled"]}
 
+for _eid, _spec in EXPERIMENTS.items():
+    _solver = _spec.get("solver", {})
+    if _spec["method"] != "meta" or _solver.get("kind") != "red":
+        continue
+    _src = _solver.get("params_from")
+    if _src is not None and (_src not in EXPERIMENTS or EXPERIMENTS[_src]["method"] != "red"):
+        raise WorkflowError(f"config.experiments.{_eid}.solver.params_from: {_src!r} is not an enabled red experiment")
+    if _src is None and not {"lam", "sigma_f"} <= set(_solver.get("params") or {}):
+        raise WorkflowError(f"config.experiments.{_eid}.solver: a red solver needs params (lam, sigma_f) or params_from")
+
 for _kind in ("tables", "figures"):
     for _name, _spec in config.get(_kind, {}).items():
         _ids = [r["experiment"] for r in _spec["rows"]] if _kind == "tables" else list(_spec["experiments"].values())
@@ -97,6 +107,30 @@ def model_path(eid):
 def trained_ids(method):
     """Experiments of ``method`` that train a model of their own."""
     return [eid for eid in ids_of(method) if "model_from" not in EXPERIMENTS[eid]]
+
+
+DENOISER_MODEL = "results/denoiser/dncnn/model.pt"
+
+
+def solver_inputs(eid, with_params=True):
+    """The DnCNN (and tuned RED parameters) a red solver inside a meta experiment needs."""
+    solver = EXPERIMENTS[eid]["solver"]
+    if solver["kind"] != "red":
+        return {}
+    inputs = {"denoiser": DENOISER_MODEL}
+    if with_params and solver.get("params_from"):
+        inputs["solver_params"] = f"{exp_dir(solver['params_from'])}/params.json"
+    return inputs
+
+
+def solver_flags(input):
+    """--denoiser / --solver-params flags for the inputs :func:`solver_inputs` declared."""
+    flags = []
+    if "denoiser" in input.keys():
+        flags.append(f"--denoiser {input.denoiser}")
+    if "solver_params" in input.keys():
+        flags.append(f"--solver-params {input.solver_params}")
+    return " ".join(flags)
 
 
 def experiment_store(wildcards):

@@ -5,6 +5,7 @@ rule reconstruct_meta:
     """Algorithm 1 with the trained initialisation on every validation measurement."""
     input:
         unpack(experiment_store),
+        unpack(lambda wc: solver_inputs(wc.exp, with_params=False)),
         model=lambda wc: model_path(wc.exp),
     output:
         "results/{task}/{exp}/recon.npz",
@@ -12,6 +13,7 @@ rule reconstruct_meta:
         spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
         data=lambda wc, input: str(Path(input.val).parent),
         device=config["device"],
+        solver=lambda wc, input: solver_flags(input),
     log:
         "logs/reconstruct/{task}/{exp}.log",
     wildcard_constraints:
@@ -21,11 +23,11 @@ rule reconstruct_meta:
         **config["resources"]["reconstruct_meta"],
     shell:
         "metainv --threads {threads} reconstruct --spec {params.spec} --data {params.data} "
-        "--model {input.model} --out {output} --device {params.device} 2> {log}"
+        "--model {input.model} --out {output} --device {params.device} {params.solver} 2> {log}"
 
 
 rule evaluate:
-    """Per-image MSE / PSNR / SSIM of a reconstruction and of its input Aᵀy."""
+    """Per-image MSE / PSNR / SSIM of a reconstruction and of its input y."""
     input:
         unpack(experiment_store),
         recon="results/{task}/{exp}/recon.npz",

@@ -5,6 +5,7 @@ rule meta_train:
     """Learn θ and the inner rates; resumes from checkpoint.pt beside the model if killed."""
     input:
         unpack(experiment_store),
+        unpack(lambda wc: solver_inputs(wc.exp)),
     output:
         model="results/{task}/{exp}/model.pt",
         train_log="results/{task}/{exp}/train_log.csv",
@@ -13,6 +14,7 @@ rule meta_train:
         spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
         data=lambda wc, input: str(Path(input.train).parent),
         device=config["device"],
+        solver=lambda wc, input: solver_flags(input),
     log:
         "logs/meta_train/{task}/{exp}.log",
     benchmark:
@@ -25,4 +27,4 @@ rule meta_train:
     shell:
         "metainv --threads {threads} meta-train --spec {params.spec} --data {params.data} "
         "--model {output.model} --log {output.train_log} --curve {output.curve} "
-        "--device {params.device} 2> {log}"
+        "--device {params.device} {params.solver} 2> {log}"

@@ -14,6 +14,7 @@ merged in (see ``workflow/rules/common.smk``)::
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, Mapping
@@ -59,11 +60,43 @@ def measure(spec: Mapping, x: torch.Tensor, generator: torch.Generator,
     return op, op.measure(x, generator)
 
 
+def solver_parts(spec: Mapping, device: torch.device, denoiser_path: str | Path | None = None,
+                 solver_params: Mapping | None = None, denoiser_state: Mapping | None = None):
+    """(denoiser or None, solver, evaluation solver) for an experiment.
+
+    A ``red`` solver loads the pretrained DnCNN from ``denoiser_path`` (weights frozen unless
+    ``denoiser.finetune``), optionally replaced by a fine-tuned ``denoiser_state``; RED's
+    parameters are ``solver_params`` (tuned for the classical baseline) or the spec's.
+    """
+    denoiser = None
+    if spec["solver"]["kind"] == "red":
+        from metainv.denoiser import load_denoiser
+
+        if denoiser_path is None:
+            raise ValueError(f"{spec['id']}: a red solver needs the trained DnCNN (--denoiser)")
+        denoiser = load_denoiser(denoiser_path, device, trainable=spec["denoiser"]["finetune"])
+        if denoiser_state is not None:
+            denoiser.load_state_dict(denoiser_state)
+    solver = make_solver(spec["solver"], denoiser=denoiser, params=solver_params)
+    eval_solver = make_solver(spec["solver"], evaluation=True, denoiser=denoiser, params=solver_params)
+    return denoiser, solver, eval_solver
+
+
+def read_solver_params(path: str | Path | None) -> dict | None:
+    """``params`` of a tuning result (``params.json``), or None."""
+    if path is None:
+        return None
+    return dict(json.loads(Path(path).read_text())["params"])
+
+
 def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_path: str | Path,
-               device: torch.device, progress: bool = True) -> list[dict]:
+               device: torch.device, progress: bool = True, denoiser_path: str | Path | None = None,
+               solver_params_path: str | Path | None = None) -> list[dict]:
     """Algorithm 2: learn θ and α on the training split; write ``model.pt`` and the log.
 
-    The checkpoint (``checkpoint.pt`` beside the model) makes the run resumable.
+    The checkpoint (``checkpoint.pt`` beside the model) makes the run resumable. With a
+    fine-tuned denoiser (Table 4) its weights are trained jointly with their own learning
+    rate and saved in ``model.pt``.
     """
     model_path = Path(model_path)
     seed = int(spec["seed"])
@@ -71,22 +104,28 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     siren.to(device)
     rates.to(device)
     outer = spec["outer"]
-    optimizer = torch.optim.Adam([
-        {"params": siren.parameters(), "lr": outer["lr"]},
-        {"params": rates.parameters(), "lr": outer.get("inner_lr_lr", outer["lr"])},
-    ])
+    solver_params = read_solver_params(solver_params_path)
+    denoiser, solver, eval_solver = solver_parts(spec, device, denoiser_path, solver_params)
+    groups = [
+        {"params": list(siren.parameters()), "lr": outer["lr"]},
+        {"params": list(rates.parameters()), "lr": outer.get("inner_lr_lr", outer["lr"])},
+    ]
+    modules: dict[str, torch.nn.Module] = {"siren": siren, "rates": rates}
+    finetune = denoiser is not None and spec["denoiser"]["finetune"]
+    if finetune:
+        groups.append({"params": list(denoiser.parameters()), "lr": spec["denoiser"]["lr"]})
+        modules["denoiser"] = denoiser
+    optimizer = torch.optim.Adam(groups)
     train = load_split(data_dir, "train", mmap=True)
     val = to_tensor(load_split(data_dir, "val")[: outer["val_images"]], device)
-    solver = make_solver(spec["solver"])
-    eval_solver = make_solver(spec["solver"], evaluation=True)
     loss_fn = make_outer_loss(outer["loss"], device, outer.get("lpips_net", "vgg"))
     steps, second = spec["inner"]["steps"], spec["inner"]["order"] == "second"
     reduction = spec["inner"]["loss_reduction"]
-    trainer = Trainer({"siren": siren, "rates": rates}, {"outer": optimizer},
+    trainer = Trainer(modules, {"outer": optimizer},
                       total_steps=outer["steps"], checkpoint_path=model_path.with_name("checkpoint.pt"),
-                      log_path=log_path, seed=seed, config=spec,
+                      log_path=log_path, seed=seed, config={"spec": spec, "solver_params": solver_params},
                       checkpoint_every=outer["checkpoint_every"], desc=f"meta-train {spec['id']}",
-                      progress=progress)
+                      progress=progress, keep_eval=("denoiser",))
     # validation measurements are fixed once (own seed) so the curve is comparable across steps
     val_op, val_y = measure(spec, val, torch.Generator().manual_seed(seed + 1), spec["eval"].get("observed"))
 
@@ -99,8 +138,7 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if outer.get("grad_clip"):
-            torch.nn.utils.clip_grad_norm_(list(siren.parameters()) + list(rates.parameters()),
-                                           outer["grad_clip"])
+            torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], outer["grad_clip"])
         optimizer.step()
         out = {"loss": loss.item()}
         for k, inner_loss in enumerate(result.inner_losses):
@@ -114,6 +152,8 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
 
     rows = trainer.run(step_fn, validate_fn, outer["validate_every"])
     atomic_torch_save({"spec": dict(spec), "siren": siren.state_dict(), "rates": rates.state_dict(),
+                       "solver_params": solver_params,
+                       "denoiser": denoiser.state_dict() if finetune else None,
                        "steps_trained": trainer.step}, model_path)
     return rows
 
@@ -123,22 +163,24 @@ def load_model(model_path: str | Path, device: torch.device) -> tuple[dict, Sire
     siren, rates = build_model(state["spec"])
     siren.load_state_dict(state["siren"])
     rates.load_state_dict(state["rates"])
-    return state["spec"], siren.to(device), rates.to(device)
+    return state, siren.to(device), rates.to(device)
 
 
 def reconstruct_meta(spec: Mapping, model_path: str | Path, data_dir: str | Path,
-                     out_path: str | Path, device: torch.device) -> Path:
+                     out_path: str | Path, device: torch.device,
+                     denoiser_path: str | Path | None = None) -> Path:
     """Algorithm 1 on every validation image; write ``recon.npz``.
 
     Measurements use a fixed evaluation seed (``spec["seed"]`` + 1000), so every method of a
-    task sees the same masks and noise.
+    task sees the same masks and noise. A red solver uses the solver parameters and (when
+    fine-tuned) the DnCNN weights stored in ``model.pt``.
     """
-    _, siren, rates = load_model(model_path, device)
+    state, siren, rates = load_model(model_path, device)
     val = to_tensor(load_split(data_dir, "val"), device)
     op, y = measure(spec, val, torch.Generator().manual_seed(evaluation_seed(spec)),
                     spec["eval"].get("observed"))
-    solver = make_solver(spec["solver"])
-    eval_solver = make_solver(spec["solver"], evaluation=True)
+    _, solver, eval_solver = solver_parts(spec, device, denoiser_path, state.get("solver_params"),
+                                          state.get("denoiser"))
     batch = int(spec["eval"]["batch_size"])
     outputs = []
     for start in range(0, len(val), batch):
@@ -147,7 +189,7 @@ def reconstruct_meta(spec: Mapping, model_path: str | Path, data_dir: str | Path
                        track_meta_gradient=False, final_solver=eval_solver,
                        reduction=spec["inner"]["loss_reduction"])
         outputs.append(result.output.detach())
-    return save_reconstruction(out_path, torch.cat(outputs), op.adjoint(y), op)
+    return save_reconstruction(out_path, torch.cat(outputs), y, op)
 
 
 def evaluation_seed(spec: Mapping) -> int:
@@ -157,7 +199,8 @@ def evaluation_seed(spec: Mapping) -> int:
 
 def save_reconstruction(out_path: str | Path, recon: torch.Tensor, measurement: torch.Tensor,
                         op: LinearOperator | None = None) -> Path:
-    """``recon.npz``: reconstructions and the input image Aᵀy (float16 N×H×W×C), and the mask."""
+    """``recon.npz``: reconstructions and the measurement y in image space (float16 N×H×W×C:
+    zero-filled for masks, blurred for blur), and the mask where there is one."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {

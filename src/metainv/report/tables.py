@@ -17,7 +17,7 @@ import pandas as pd
 
 from metainv.report.paper import paper_value
 
-INPUT_LABEL = "Input (Aᵀy)"
+INPUT_LABEL = "Input (y)"
 
 
 def _fmt(metric: str, value: float) -> str:
