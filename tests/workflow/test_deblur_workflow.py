@@ -18,11 +18,12 @@ CLASSICAL = {"red_12": "RED(12)", "red_conv": "RED (convergence)", "hqs_12": "HQ
 def test_table3_classical_columns(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/table3.csv")
     ours = table[table.status == "ok"]
-    assert set(CLASSICAL.values()) | {"Input (y)"} == set(ours.label)
+    assert set(CLASSICAL.values()) | {"Input (y)", "Meta-RED (L1)", "Meta-RED (L2)"} == set(ours.label)
+    assert (table[table.label == "Meta-RED (LPIPS)"].status == "not run").all()
     assert ours["mean"].map(math.isfinite).all() and (ours.n == 8).all()
     # the paper's numbers alongside, LPIPS marked unavailable, never filled in
     assert table[(table.label == "HQS (convergence)") & (table.metric == "PSNR")].paper.item() == 30.1
-    assert (table[table.metric == "LPIPS_vgg"].status == "unavailable").all()
+    assert (table[(table.metric == "LPIPS_vgg") & (table.label != "Meta-RED (LPIPS)")].status == "unavailable").all()
     den = tiny_run / "results/denoiser/dncnn"
     evaluation = json.loads((den / "eval.json").read_text())
     assert evaluation["steps"] == 20 and evaluation["noise_std"] == 0.05
@@ -36,6 +37,28 @@ def test_table3_classical_columns(tiny_run):
         assert chosen["psnr"] == pytest.approx(tuning[tuning.chosen].psnr_mean.item())
         with np.load(folder / "recon.npz") as f:
             assert f["recon"].shape == (8, 24, 24, 3) and np.isfinite(f["recon"]).all()
+
+
+def test_meta_red_tables_share_measurements_and_store_finetuned_weights(tiny_run):
+    t3 = pd.read_csv(tiny_run / "results/tables/table3.csv")
+    t4 = pd.read_csv(tiny_run / "results/tables/table4.csv")
+    ok4 = t4[t4.status == "ok"]
+    assert set(ok4.label) == {"Input (y)", "Meta-RED (L1)", "Meta-RED (L2)"}
+    assert ok4["mean"].map(math.isfinite).all()
+    # every deblurring method sees the same noisy measurements (one evaluation seed per task)
+    psnr_in = lambda t: t[(t.label == "Input (y)") & (t.metric == "PSNR")]["mean"].item()  # noqa: E731
+    assert psnr_in(t3) == pytest.approx(psnr_in(t4), abs=1e-9)
+    import torch
+
+    tuned = json.loads((tiny_run / "results/deblur/red_12/params.json").read_text())["params"]
+    fixed = torch.load(tiny_run / "results/deblur/meta_red_l2/model.pt", weights_only=False)
+    finetuned = torch.load(tiny_run / "results/deblur/meta_red_ft_l2/model.pt", weights_only=False)
+    assert fixed["denoiser"] is None and fixed["solver_params"] == tuned
+    pretrained = torch.load(tiny_run / "results/denoiser/dncnn/model.pt", weights_only=False)["state_dict"]
+    changed = [k for k, v in finetuned["denoiser"].items() if v.is_floating_point() and not torch.equal(v, pretrained[k])]
+    assert changed, "fine-tuning left every DnCNN weight unchanged"
+    log = pd.read_csv(tiny_run / "results/deblur/meta_red_ft_l2/train_log.csv")
+    assert log.step.tolist() == [1, 2, 3, 4] and log.val_psnr.notna().sum() == 2
 
 
 def test_paper_config_plans_the_deblur_stage(tmp_path):

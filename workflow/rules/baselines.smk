@@ -2,8 +2,6 @@
 # Parameters are searched on held-out training images (tune_classical), then the validation
 # set is solved (solve_classical) into recon.npz, which the evaluate/table rules pick up.
 
-CLASSICAL_IDS = ids_of("red") + ids_of("hqs")
-
 for _eid in CLASSICAL_IDS:
     if EXPERIMENTS[_eid]["task"]["resolution"] != config["denoiser"]["resolution"]:
         raise WorkflowError(

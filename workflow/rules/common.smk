@@ -79,6 +79,9 @@ for _kind in ("tables", "figures"):
                 raise WorkflowError(f"config.{_kind}.{_name}: unknown experiment {_eid!r}")
 
 
+CLASSICAL_IDS = [eid for eid, spec in EXPERIMENTS.items() if spec["method"] in ("red", "hqs")]
+
+
 def spec_arg(obj):
     """A spec as one shell-quoted JSON argument."""
     return shlex.quote(json.dumps(obj, sort_keys=True))
@@ -109,7 +112,15 @@ def trained_ids(method):
     return [eid for eid in ids_of(method) if "model_from" not in EXPERIMENTS[eid]]
 
 
-DENOISER_MODEL = "results/denoiser/dncnn/model.pt"
+DENOISER_DIR = "results/denoiser/dncnn"
+
+
+def denoiser_spec():
+    """The DnCNN training spec (config.denoiser plus the run-wide seed and precision)."""
+    return {**config["denoiser"], "seed": config["seed"], "tf32": config["tf32"]}
+
+
+DENOISER_MODEL = f"{DENOISER_DIR}/model.pt"
 
 
 def solver_inputs(eid, with_params=True):
@@ -167,6 +178,11 @@ def all_targets():
         targets += [f"{exp_dir(eid)}/recon.npz", f"{exp_dir(eid)}/metrics.csv"]
     for eid in trained_ids("meta"):
         targets += [f"{exp_dir(eid)}/model.pt", f"{exp_dir(eid)}/train_log.csv"]
+    classical = CLASSICAL_IDS
+    for eid in classical:
+        targets += [f"{exp_dir(eid)}/tuning.csv", f"{exp_dir(eid)}/params.json"]
+    if classical or any(solver_inputs(eid) for eid in trained_ids("meta")):
+        targets += [DENOISER_MODEL, f"{DENOISER_DIR}/eval.json", f"{DENOISER_DIR}/train_curve.png"]
     return targets
 
 

@@ -1,13 +1,6 @@
 # Denoiser stage: the DnCNN prior of RED / HQS, trained once at σ₀ (config.denoiser).
 
 
-def denoiser_spec():
-    return {**config["denoiser"], "seed": config["seed"], "tf32": config["tf32"]}
-
-
-DENOISER_DIR = "results/denoiser/dncnn"
-
-
 rule train_denoiser:
     """DnCNN at σ₀ with fresh noise per batch and flip/rotation augmentation on the training
     split minus its held-out tail; resumes from checkpoint.pt beside the model if killed."""
@@ -20,7 +13,7 @@ rule train_denoiser:
         eval=f"{DENOISER_DIR}/eval.json",
     params:
         spec=spec_arg(denoiser_spec()),
-        data=store_dir(config["denoiser"]["resolution"]),
+        data=lambda wc, input: str(Path(input.train).parent),
         device=config["device"],
     log:
         "logs/train_denoiser/dncnn.log",
