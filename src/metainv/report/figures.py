@@ -13,6 +13,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+def _save(fig: plt.Figure, out_png: str | Path) -> Path:
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
 def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) -> Path:
     """Outer loss (log scale), inner losses per step and validation PSNR against the step."""
     log = pd.read_csv(log_csv)
@@ -36,12 +45,7 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) ->
         axes[0, 1].set_ylabel("PSNR (dB)")
         axes[0, 1].set_title("validation PSNR")
     fig.suptitle(title)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
 
 
 def plot_reconstructions(ground_truth: np.ndarray, columns: Mapping[str, np.ndarray],
@@ -63,9 +67,4 @@ def plot_reconstructions(ground_truth: np.ndarray, columns: Mapping[str, np.ndar
             if label in metrics:
                 ax.set_xlabel(f"{metrics[label][i]:.1f} dB", fontsize=7)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)

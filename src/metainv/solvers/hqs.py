@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from metainv.nets.dncnn import denoise_at_level
-from metainv.solvers.iterate import fixed_point_iterations
+from metainv.solvers.iterate import fixed_point_iterations, relaxed
 
 DPIR_MIN_NOISE = 0.255 / 255.0
 
@@ -58,9 +58,7 @@ def hqs_step(
     with ``relax`` θ < 1 the result is x + θ(D(z) − x) (same fixed points)."""
     z = op.gram_inverse(aty + rho * x, rho)
     update = denoise_at_level(denoiser, z, sigma_k)
-    if isinstance(relax, (int, float)) and relax == 1:
-        return update
-    return x + relax * (update - x)
+    return relaxed(x, update, relax)
 
 
 def hqs(

@@ -53,3 +53,10 @@ def fixed_point_iterations(
 
 
 __all__ = ["fixed_point_iterations", "relative_change"]
+
+
+def relaxed(x: torch.Tensor, update: torch.Tensor, relax: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """Relaxed fixed-point step x + θ(T(x) − x): the same fixed points as T, damped for θ < 1."""
+    if isinstance(relax, (int, float)) and relax == 1:
+        return update
+    return x + relax * (update - x)

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from metainv.nets.dncnn import denoise_at_level
-from metainv.solvers.iterate import fixed_point_iterations
+from metainv.solvers.iterate import fixed_point_iterations, relaxed
 
 
 def _noise_std(op: Any, noise_std: float | None) -> float:
@@ -54,9 +54,7 @@ def red_step(
     rho = lam * noise_std**2
     aty = op.adjoint(y) if aty is None else aty
     update = op.gram_inverse(aty + rho * denoise_at_level(denoiser, x, sigma_f), rho)
-    if isinstance(relax, (int, float)) and relax == 1:
-        return update
-    return x + relax * (update - x)
+    return relaxed(x, update, relax)
 
 
 def red(
