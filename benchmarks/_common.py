@@ -28,3 +28,25 @@ def meta_loss_fn(resolution, hidden, layers, steps, batch, dtype, device, order=
         return outer_loss(out, x, "l2")
 
     return loss, list(siren.parameters()) + list(rates.parameters())
+
+
+def meta_red_loss_fn(resolution, hidden, layers, depth, features, steps, red_steps, batch, dtype, device, seed=0):
+    """Outer-loss closure of one Meta-RED meta-step (fine-tuned DnCNN: its weights included)."""
+    from metainv.nets.dncnn import DnCNN
+    from metainv.solvers import make_solver
+
+    siren = Siren(hidden=hidden, layers=layers, generator=torch.Generator().manual_seed(seed)).to(device, dtype)
+    rates = InnerLearningRates([p.shape for p in siren.params], steps, "meta_sgd", 0.01).to(device, dtype)
+    torch.manual_seed(seed)
+    den = DnCNN(depth=depth, features=features).to(device, dtype).eval()
+    x = torch.rand(batch, 3, resolution, resolution, generator=torch.Generator().manual_seed(seed + 1))
+    x = x.to(device, dtype)
+    op = build_operator({"kind": "blur", "kernel_size": 11, "kernel_std": 1.5, "noise_std": 0.015},
+                        batch, resolution, resolution, device=device)
+    y = op.measure(x, torch.Generator().manual_seed(seed + 2))
+    solver = make_solver({"kind": "red", "steps": red_steps}, denoiser=den, params={"lam": 200.0, "sigma_f": 0.05})
+
+    def loss():
+        return outer_loss(adapt(siren, rates, y, op, solver, steps).output, x, "l2")
+
+    return loss, list(siren.parameters()) + list(rates.parameters()) + list(den.parameters())

@@ -100,3 +100,11 @@ def test_mean_reduction_is_independent_of_observed_count():
         y = torch.zeros_like(x)
         assert torch.allclose(data_fidelity(x, y, op, "mean"), torch.tensor(0.25))
         assert torch.allclose(data_fidelity(x, y, op, "sum"), torch.tensor(0.25 * 3 * k))
+
+
+def test_noise_is_the_same_in_every_precision():
+    op = build_operator({"kind": "blur", "kernel_size": 3, "kernel_std": 1.0, "noise_std": 0.1}, 2, 8, 8)
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    y64 = op.measure(x, torch.Generator().manual_seed(4))
+    y32 = op.measure(x.float(), torch.Generator().manual_seed(4))
+    assert y32.dtype == torch.float32 and torch.allclose(y32.double(), y64, atol=1e-6)

@@ -41,8 +41,10 @@ class LinearOperator:
         """y = A(x) + ε, ε ~ N(0, σ² I) drawn from ``generator`` (Eq. 2)."""
         y = self.forward(x)
         if self.noise_std > 0:
-            noise = torch.randn(y.shape, generator=generator, dtype=y.dtype, device="cpu")
-            y = y + self.noise_std * noise.to(y.device)
+            # drawn in float64 on the CPU whatever x is: the same seed gives the same noise on
+            # every device and in every precision (float32 runs compare to float64 runs)
+            noise = torch.randn(y.shape, generator=generator, dtype=torch.float64, device="cpu")
+            y = y + self.noise_std * noise.to(device=y.device, dtype=y.dtype)
         return y
 
 
