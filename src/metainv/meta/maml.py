@@ -57,7 +57,7 @@ def adapt(
     second_order: bool = True,
     track_meta_gradient: bool = True,
     final_solver: Solver | None = None,
-    reduction: str = "sum",
+    reduction: str = "mean",
 ) -> InnerResult:
     """Algorithm 1 for a batch of measurements y (B×C×H×W).
 
