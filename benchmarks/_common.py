@@ -47,6 +47,6 @@ def meta_red_loss_fn(resolution, hidden, layers, depth, features, steps, red_ste
     solver = make_solver({"kind": "red", "steps": red_steps}, denoiser=den, params={"lam": 200.0, "sigma_f": 0.05})
 
     def loss():
-        return outer_loss(adapt(siren, rates, y, op, solver, steps).output, x, "l2")
+        return outer_loss(adapt(siren, rates, y, op, solver, steps, reduction="sum").output, x, "l2")
 
     return loss, list(siren.parameters()) + list(rates.parameters()) + list(den.parameters())

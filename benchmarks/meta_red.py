@@ -55,7 +55,7 @@ def one(scale: str, checkpoint: bool, finetune: bool, device: str, repeats: int)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        outer_loss(adapt(siren, rates, y, op, solver, c["m"]).output, x, "l2").backward()
+        outer_loss(adapt(siren, rates, y, op, solver, c["m"], reduction="sum").output, x, "l2").backward()
         opt.step()
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
