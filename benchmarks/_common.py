@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import resource
+import time
 from functools import partial
+from typing import Callable
 
 import torch
 
@@ -11,6 +14,24 @@ from metainv.meta.maml import adapt, outer_loss
 from metainv.nets.siren import Siren
 from metainv.physics import build_operator
 from metainv.solvers.gd import gradient_descent
+
+
+def time_and_peak(fn: Callable[[], None], device: torch.device, repeats: int) -> tuple[float, float]:
+    """Seconds per call of ``fn`` (after one warm-up call) and peak memory in MiB
+    (CUDA: max allocated during the timed calls; CPU: the process's max resident size)."""
+    fn()  # warm-up (cuDNN autotuning, allocator)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (time.perf_counter() - t0) / repeats, peak
 
 
 def meta_loss_fn(resolution, hidden, layers, steps, batch, dtype, device, order="second", seed=0):

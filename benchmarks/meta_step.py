@@ -9,12 +9,10 @@ Prints, per configuration, milliseconds per meta-step, meta-steps/s, images/s an
 from __future__ import annotations
 
 import argparse
-import resource
-import time
 
 import torch
 
-from _common import meta_loss_fn
+from _common import meta_loss_fn, time_and_peak
 
 CONFIGS = {  # name: (resolution, hidden, layers, m, batch)
     "quick (32², 4×64, m=5, B=5)": (32, 64, 4, 5, 5),
@@ -47,19 +45,7 @@ def main() -> None:
             loss().backward()
             opt.step()
 
-        step()  # warm-up
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        t0 = time.perf_counter()
-        for _ in range(args.repeats):
-            step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-            peak = torch.cuda.max_memory_allocated() / 2**20
-        else:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        dt = (time.perf_counter() - t0) / args.repeats
+        dt, peak = time_and_peak(step, device, args.repeats)
         print(f"{name:34s} {dt * 1e3:9.1f} {1 / dt:8.2f} {batch / dt:8.1f} {peak:9.0f}")
 
 

@@ -13,8 +13,6 @@ peak of that batch size from above).
 from __future__ import annotations
 
 import argparse
-import resource
-import time
 
 import torch
 
@@ -23,11 +21,9 @@ from metainv.physics import build_operator
 from metainv.solvers.hqs import hqs_schedule, hqs_step
 from metainv.solvers.red import red_step
 
+from _common import time_and_peak
+
 BLUR = {"kind": "blur", "kernel_size": 11, "kernel_std": 1.5, "noise_std": 0.015}
-
-
-def max_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -67,19 +63,7 @@ def main() -> None:
                     if args.grad:
                         out.square().sum().backward()
 
-            run()  # warm-up (cuDNN autotuning, allocator)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-            t0 = time.perf_counter()
-            for _ in range(args.repeats):
-                run()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-                peak = torch.cuda.max_memory_allocated() / 2**20
-            else:
-                peak = max_rss_mib()
-            dt = (time.perf_counter() - t0) / args.repeats
+            dt, peak = time_and_peak(run, device, args.repeats)
             print(f"{solver:6s} {batch:6d} {dt * 1e3:9.1f} {batch / dt:10.1f} {peak:9.0f}", flush=True)
 
 
