@@ -159,6 +159,7 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
 
 
 def load_model(model_path: str | Path, device: torch.device) -> tuple[dict, Siren, InnerLearningRates]:
+    """(the saved ``model.pt`` dict — spec, solver params, fine-tuned DnCNN —, θ, α)."""
     state = torch.load(model_path, map_location=device, weights_only=False)
     siren, rates = build_model(state["spec"])
     siren.load_state_dict(state["siren"])
