@@ -93,3 +93,26 @@ def test_prepare_folder_errors(tmp_path, photo_folder):
         prepare_folder(photo_folder, tmp_path / "o", 8, n_val=20)
     with pytest.raises(ValueError, match="only 10 images remain"):
         prepare_folder(photo_folder, tmp_path / "o", 8, n_val=4, n_train=11)
+
+
+def _tree_bytes(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_inputs_give_byte_identical_stores_and_manifests(tmp_path):
+    """Two preparations of the same folder (one with an unreadable file, skipped) write the
+    same bytes, whatever the chunking: no memory address, time or order leaks in."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"{i}.jpg").write_bytes(face_like_jpeg(i, 40, 40))
+    (folder / "2.jpg").write_bytes(b"\xff\xd8\xff garbage")  # Pillow: "cannot identify <BytesIO …>"
+    kw = dict(resolution=8, n_val=1, on_corrupt="skip", progress=False)
+    prepare_folder(folder, tmp_path / "a", **kw)
+    prepare_folder(folder, tmp_path / "b", workers=1, chunk_size=1, **kw)
+    a, b = _tree_bytes(tmp_path / "a"), _tree_bytes(tmp_path / "b")
+    assert sorted(a) == ["manifest.json", "train.npy", "val.npy"]
+    assert a == b
+    skipped = store.read_manifest(tmp_path / "a")["skipped"]
+    assert [s["error"] for s in skipped["train"] + skipped["val"]] == [
+        "UnidentifiedImageError: cannot identify image file '2.jpg'"]

@@ -159,7 +159,8 @@ def test_prepare_celeba_is_deterministic_and_independent_of_chunking(tmp_path, r
     prepare(raw_dir, tmp_path / "a", mini_celeba.files, resolution=8)
     prepare(raw_dir, tmp_path / "b", mini_celeba.files, resolution=8, chunk_size=2, workers=1)
     ma, mb = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in "ab")
-    assert ma["splits"] == mb["splits"]
+    for f in ("manifest.json", "train.npy", "val.npy"):  # byte-identical, not only equal splits
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     prepare(raw_dir, tmp_path / "c", mini_celeba.files, resolution=8, seed=3)
     mc = store.read_manifest(tmp_path / "c")
     assert mc["splits"]["train"]["sources"] != ma["splits"]["train"]["sources"]
@@ -214,6 +215,10 @@ def test_corrupt_jpeg_is_skipped_listed_and_replaced(tmp_path, corrupt_raw):
     assert store.load_split(tmp_path / "all", "train").shape == (7, 16, 16, 3)
     assert store.read_manifest(tmp_path / "all")["splits"]["train"]["sources"] == sorted(
         set(pool) - {image_name(3)})
+    prepare(raw, tmp_path / "again", mini.files, n_train=7, seed=seed, on_corrupt="skip",
+            workers=1, chunk_size=3)
+    for f in ("manifest.json", "train.npy", "val.npy"):  # a rerun writes the same bytes
+        assert (tmp_path / "again" / f).read_bytes() == (tmp_path / f).read_bytes(), f
 
 
 def test_damaged_archive_member_is_reported_by_name(tmp_path, mini_celeba):

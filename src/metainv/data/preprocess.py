@@ -27,6 +27,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -203,13 +204,23 @@ class NpyStreamWriter:
         self.tmp.unlink(missing_ok=True)
 
 
+#: a Python object's repr with its memory address, e.g. Pillow's ``<_io.BytesIO object at 0x7f…>``
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def error_text(e: BaseException, name: str) -> str:
+    """``"Type: message"`` with object reprs replaced by ``name``: the same file gives the same
+    text in every run (a memory address in a manifest would make it differ between runs)."""
+    return _OBJECT_REPR.sub(repr(name), f"{type(e).__name__}: {e}")
+
+
 def _decode_or_error(read_bytes: Callable[[str], bytes], name: str, resolution: int,
                      crop: Crop) -> np.ndarray | str:
     try:
         return load_image(read_bytes(name), resolution, crop)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
             zipfile.BadZipFile) as e:  # BadZipFile: CRC-32 mismatch of the member in the archive
-        return f"{type(e).__name__}: {e}"
+        return error_text(e, name)
 
 
 def stream_split(
