@@ -14,6 +14,9 @@ Pipeline for one (source, resolution):
    downscale factor, i.e. antialiased: every source pixel contributes, unlike strided or
    nearest/bilinear-without-antialias sampling). For CelebA (178×218) the default crop is the
    178×178 centre square (rows 20–197) used by SIREN / learned-initialisation work.
+   An image whose shorter side is below ``min_size`` (default ``resolution // 2``,
+   :func:`min_side`) is unreadable like a corrupt file: upscaling it would only make a flat,
+   blurred training image.
 3. **Streaming store** (:class:`NpyStreamWriter`): images are decoded in chunks by a thread
    pool (Pillow releases the GIL while decoding and resampling) and appended to
    ``<split>.npy.tmp`` whose header is written first; the sha256 is hashed on the fly, the file
@@ -82,14 +85,27 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
+def min_side(resolution: int, min_size: int | None = None) -> int:
+    """Smallest accepted shorter side of a source image: ``min_size``, else ``resolution // 2``."""
+    return max(1, int(resolution) // 2) if min_size is None else int(min_size)
+
+
 def load_image(
     source: bytes | str | Path,
     resolution: int,
     crop: Crop = "square",
     resample: Image.Resampling = RESAMPLE,
+    min_size: int | None = None,
 ) -> np.ndarray:
-    """Decode one image → centred crop → antialiased resize; uint8 ``resolution×resolution×3``."""
+    """Decode one image → centred crop → antialiased resize; uint8 ``resolution×resolution×3``.
+
+    An image whose shorter side is below :func:`min_side` raises :class:`ImageReadError`.
+    """
     with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+        need = min_side(resolution, min_size)
+        if min(im.size) < need:
+            raise ImageReadError(f"image is {im.width}×{im.height}, smaller than the minimum side "
+                                 f"of {need} px (data.min_size; default: resolution / 2)")
         if im.getexif().get(ExifTags.Base.Orientation, 1) != 1:
             from PIL import ImageOps
 
@@ -215,9 +231,9 @@ def error_text(e: BaseException, name: str) -> str:
 
 
 def _decode_or_error(read_bytes: Callable[[str], bytes], name: str, resolution: int,
-                     crop: Crop) -> np.ndarray | str:
+                     crop: Crop, min_size: int | None = None) -> np.ndarray | str:
     try:
-        return load_image(read_bytes(name), resolution, crop)
+        return load_image(read_bytes(name), resolution, crop, min_size=min_size)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
             zipfile.BadZipFile) as e:  # BadZipFile: CRC-32 mismatch of the member in the archive
         return error_text(e, name)
@@ -236,6 +252,7 @@ def stream_split(
     chunk_size: int = 256,
     progress: bool = True,
     desc: str = "",
+    min_size: int | None = None,
 ) -> tuple[list[str], list[dict[str, str]], str]:
     """Decode the first ``n`` readable ``candidates`` into ``out_path``; bounded memory.
 
@@ -265,7 +282,8 @@ def stream_split(
                         f"{', '.join(s['name'] for s in skipped[:5])}...)"
                     )
                 results = list(executor.map(
-                    lambda name: _decode_or_error(read_bytes, name, resolution, crop), names))
+                    lambda name: _decode_or_error(read_bytes, name, resolution, crop, min_size),
+                    names))
                 good = []
                 for name, res in zip(names, results):
                     if isinstance(res, str):
@@ -308,6 +326,7 @@ def build_store(
     workers: int | None = None,
     chunk_size: int = 256,
     progress: bool = True,
+    min_size: int | None = None,
     **provenance: Any,
 ) -> Path:
     """Stream every split into ``out_dir`` (``<split>.npy``) and write the manifest last.
@@ -330,7 +349,7 @@ def build_store(
             sources, skipped, sha = stream_split(
                 out_dir / f"{split}.npy", fresh, n, read_bytes, resolution, crop, on_corrupt,
                 executor=pool, chunk_size=chunk_size, progress=progress,
-                desc=f"{dataset}/{resolution}/{split}",
+                desc=f"{dataset}/{resolution}/{split}", min_size=min_size,
             )
             used.update(sources)
             used.update(s["name"] for s in skipped)
@@ -348,6 +367,7 @@ def build_store(
         crop=crop,
         resample="PIL LANCZOS (antialiased), after a strict centred crop",
         on_corrupt=on_corrupt,
+        min_size=min_side(resolution, min_size),
         skipped=skipped_all,
         pillow_version=PIL.__version__,
         **provenance,
@@ -371,6 +391,7 @@ def prepare_celeba(
     workers: int | None = None,
     chunk_size: int = 256,
     progress: bool = True,
+    min_size: int | None = None,
 ) -> Path:
     """Build ``out_dir`` (train/val uint8 arrays + manifest) from the CelebA files in ``raw_dir``.
 
@@ -401,7 +422,7 @@ def prepare_celeba(
             {"val": (selection_order(partition["valid"], n_val, seed, "val"), n_val),
              "train": (selection_order(partition["train"], n_train, seed, "train"), n_train)},
             images.read_bytes, resolution, crop, on_corrupt,
-            workers=workers, chunk_size=chunk_size, progress=progress,
+            workers=workers, chunk_size=chunk_size, progress=progress, min_size=min_size,
             source="celeba",
             source_files={name: md5s.get(name) for name in sorted(wanted)},
             image_source=images.source.name,
