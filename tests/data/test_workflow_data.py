@@ -110,3 +110,15 @@ def test_folder_source_without_folder_is_refused(tmp_path):
     override.write_text(yaml.safe_dump({"data": {"source": "folder"}}))
     rc, text = dry_run(tmp_path, "--configfile", str(PAPER_CONFIG), str(override))
     assert rc != 0 and "data.folder is not set" in text
+
+
+def test_mirror_templates_reach_the_command_verbatim(tmp_path):
+    """``{name}`` templates (the documented form) must not be read as Snakemake wildcards."""
+    override = tmp_path / "mirrors.yaml"
+    mirrors = ["http://host/path/{name}", "https://other.example/celeba/", "http://x/{name}?dl=1"]
+    override.write_text(yaml.safe_dump({"data": {"celeba": {"mirrors": mirrors, "gdrive": False}}}))
+    rc, text = dry_run(tmp_path, "--configfile", str(PAPER_CONFIG), str(override))
+    assert rc == 0, text
+    [download] = [j for j in planned_jobs(text) if j["rule"] == "download_celeba"]
+    args = build_parser().parse_args(shlex.split(download["shell"].split(" 2> ")[0])[1:])
+    assert args.mirror == mirrors and args.gdrive is False

@@ -29,7 +29,8 @@ rule download_celeba:
     output:
         checksums=f"{CELEBA_RAW}/checksums.md5",
     params:
-        sources=" ".join(f"--mirror {shlex.quote(m)}" for m in DATA["celeba"]["mirrors"])
+        # a function: a mirror template's {name} is for the command, not a Snakemake wildcard
+        sources=lambda wc: " ".join(f"--mirror {shlex.quote(m)}" for m in DATA["celeba"]["mirrors"])
         + ("" if DATA["celeba"]["gdrive"] else " --no-gdrive"),
         raw=lambda wc, output: str(Path(output.checksums).parent),
         retries=DATA["celeba"]["retries"],
