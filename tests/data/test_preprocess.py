@@ -11,13 +11,11 @@ import torch
 from PIL import Image
 
 from metainv.data import store
-from metainv.data.celeba import read_partition
+from metainv.data.celeba import prepare_celeba, read_partition
 from metainv.data.preprocess import (
     ImageReadError,
-    NpyStreamWriter,
     crop_box,
     load_image,
-    prepare_celeba,
     selection_order,
 )
 
@@ -90,19 +88,19 @@ def test_exif_orientation_is_applied():
 
 def test_npy_stream_writer_matches_store_checksum(tmp_path):
     data = np.random.default_rng(0).integers(0, 256, (7, 4, 4, 3), dtype=np.uint8)
-    w = NpyStreamWriter(tmp_path / "train.npy", data.shape)
+    w = store.NpyStreamWriter(tmp_path / "train.npy", data.shape)
     for chunk in np.array_split(data, 3):
         w.append(chunk)
     sha = w.commit()
     assert (np.load(tmp_path / "train.npy") == data).all()
     assert sha == store._sha256_file(tmp_path / "train.npy")
     assert sha == store.write_split(tmp_path / "ref", "train", data)  # byte-identical to np.save
-    w = NpyStreamWriter(tmp_path / "val.npy", data.shape)
+    w = store.NpyStreamWriter(tmp_path / "val.npy", data.shape)
     w.append(data[:3])
     with pytest.raises(ValueError, match="3 images written, 7 expected"):
         w.commit()
     assert not (tmp_path / "val.npy").exists() and not (tmp_path / "val.npy.tmp").exists()
-    w = NpyStreamWriter(tmp_path / "short.npy", (123456, 4, 4, 3))  # header shrinks in place
+    w = store.NpyStreamWriter(tmp_path / "short.npy", (123456, 4, 4, 3))  # header shrinks in place
     w.append(data[:3])
     assert w.commit(allow_fewer=True) == store.write_split(tmp_path / "ref", "val", data[:3])
     assert (np.load(tmp_path / "short.npy") == data[:3]).all()

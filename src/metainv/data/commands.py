@@ -109,7 +109,7 @@ def run_prepare(args: argparse.Namespace) -> int:
                   min_size=args.min_size,
                   progress=args.progress)
     if args.source == "celeba":
-        from metainv.data.preprocess import prepare_celeba
+        from metainv.data.celeba import prepare_celeba
 
         manifest = prepare_celeba(args.raw_dir, args.out, verify_md5=args.verify_md5, **common)
     else:
