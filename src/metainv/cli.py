@@ -222,11 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from metainv.data.celeba import DownloadError
-    from metainv.data.preprocess import ImageReadError
-    from metainv.data.store import StoreError
-    from metainv.perceptual import LPIPSUnavailable
-    from metainv.train import NonFiniteLossError
+    from metainv.errors import MetainvError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -237,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         args.func(args)
-    except (StoreError, NonFiniteLossError, DownloadError, ImageReadError, LPIPSUnavailable) as e:
+    except MetainvError as e:
         log.error("%s", e)
         return 1
     return 0

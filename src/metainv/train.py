@@ -30,13 +30,15 @@ from typing import Any, Callable, Mapping
 import torch
 from tqdm.auto import tqdm
 
+from metainv.errors import MetainvError
+
 log = logging.getLogger(__name__)
 
 StepFn = Callable[[int], Mapping[str, float]]
 ValidateFn = Callable[[int], Mapping[str, float]]
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(MetainvError, RuntimeError):
     """Training produced a NaN/Inf loss; the last finite checkpoint is kept."""
 
 

@@ -35,6 +35,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 import requests
 from tqdm.auto import tqdm
 
+from metainv.errors import MetainvError
+
 log = logging.getLogger(__name__)
 
 
@@ -71,7 +73,7 @@ GDRIVE_URL = "https://drive.usercontent.google.com/download"
 USER_AGENT = "metainv-data/0.1 (+https://github.com/; python-requests)"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(MetainvError, RuntimeError):
     """No source could deliver a verified copy of one or more files."""
 
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from metainv.errors import MetainvError
+
 if TYPE_CHECKING:
     import torch
 
@@ -31,7 +33,7 @@ SPLITS = ("train", "val")
 MANIFEST = "manifest.json"
 
 
-class StoreError(RuntimeError):
+class StoreError(MetainvError, RuntimeError):
     """A store folder is missing, incomplete or corrupt."""
 
 
