@@ -9,9 +9,10 @@ import torch
 from metainv.data.store import write_store
 from metainv.denoiser import (
     evaluate_denoiser, load_denoiser, make_denoiser_step, random_crops, random_dihedral,
-    save_denoiser, split_holdout, train_denoiser,
+    save_denoiser, split_holdout,
 )
 from metainv.nets.dncnn import DnCNN
+from metainv.stages.train_denoiser import train_denoiser
 
 
 def _dihedral_group(x):
@@ -142,7 +143,7 @@ class _Interrupt(Exception):
 def test_train_denoiser_resumes_after_interruption(tiny_store, tmp_path, monkeypatch):
     """Kill the run after 5 steps (checkpoint at 4), rerun: the weights equal those of an
     uninterrupted run, since batches, noise and lr all derive from checkpointed state."""
-    import metainv.denoiser as den
+    import metainv.stages.train_denoiser as den
 
     ref = tmp_path / "ref"
     train_denoiser(_spec(), tiny_store, ref / "model.pt", ref / "log.csv", ref / "eval.json",

@@ -8,10 +8,11 @@ from torch import nn
 
 from metainv.data.sample import prepare_sample
 from metainv.data.store import load_split, to_tensor
-from metainv.denoiser import load_denoiser, train_denoiser
+from metainv.denoiser import load_denoiser
 from metainv.metrics import psnr_torch
 from metainv.physics import build_operator
-from metainv.solvers.classical import run_solver
+from metainv.solvers import build_solver
+from metainv.stages.train_denoiser import train_denoiser
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +46,10 @@ def test_briefly_trained_dncnn_denoises(quick_setup):
 def test_solvers_beat_the_blurred_input_and_the_identity_prior(quick_setup, method, params):
     x, y, op, dncnn, _ = quick_setup
     with torch.no_grad():
-        ours = psnr_torch(run_solver(method, y, op, dncnn, params, steps=12), x).mean()
-        identity = psnr_torch(run_solver(method, y, op, _Identity(), params, steps=12), x).mean()
+        ours = psnr_torch(build_solver({"kind": method, "steps": 12, "params": params}, denoiser=dncnn)(None, y, op),
+                          x).mean()
+        identity = psnr_torch(build_solver({"kind": method, "steps": 12, "params": params},
+                                           denoiser=_Identity())(None, y, op), x).mean()
     blurred = psnr_torch(y, x).mean()
     assert ours > blurred + 1.0, (float(ours), float(blurred))
     assert ours > identity, (float(ours), float(identity))

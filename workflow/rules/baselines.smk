@@ -34,7 +34,7 @@ rule tune_classical:
     resources:
         **config["resources"]["tune_classical"],
     shell:
-        "metainv --threads {threads} tune-solver --spec {params.spec} --data {params.data} "
+        "metainv --threads {threads} tune-classical --spec {params.spec} --data {params.data} "
         "--denoiser {input.denoiser} --holdout {params.holdout} --table {output.table} "
         "--params {output.params} --device {params.device} 2> {log}"
 
@@ -61,6 +61,6 @@ rule solve_classical:
     resources:
         **config["resources"]["solve_classical"],
     shell:
-        "metainv --threads {threads} solve --spec {params.spec} --data {params.data} "
+        "metainv --threads {threads} solve-classical --spec {params.spec} --data {params.data} "
         "--denoiser {input.denoiser} --params {input.params} --out {output} "
         "--device {params.device} 2> {log}"

@@ -22,7 +22,7 @@ rule reconstruct_meta:
     resources:
         **config["resources"]["reconstruct_meta"],
     shell:
-        "metainv --threads {threads} reconstruct --spec {params.spec} --data {params.data} "
+        "metainv --threads {threads} reconstruct-meta --spec {params.spec} --data {params.data} "
         "--model {input.model} --out {output} --device {params.device} {params.solver} 2> {log}"
 
 
