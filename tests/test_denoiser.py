@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from metainv.config import normalise_denoiser_spec
 from metainv.data.store import write_store
 from metainv.denoiser import (
     evaluate_denoiser, load_denoiser, make_denoiser_step, random_crops, random_dihedral,
@@ -107,11 +108,11 @@ def test_evaluate_denoiser_identity_scores_the_noisy_input():
 
 
 def _spec(**over):
-    spec = {"seed": 0, "depth": 3, "features": 8, "noise_std": 0.05, "holdout": 4, "val_images": 4,
-            "batch_size": 4, "patch_size": 12, "lr": 1e-3, "lr_decay_at": 0.5, "steps": 8,
-            "checkpoint_every": 2, "validate_every": 4, "resolution": 16}
+    """A tiny DnCNN run; the rest are the schema defaults (metainv.config)."""
+    spec = {"depth": 3, "features": 8, "holdout": 4, "val_images": 4, "batch_size": 4, "patch_size": 12,
+            "lr_decay_at": 0.5, "steps": 8, "checkpoint_every": 2, "validate_every": 4, "resolution": 16}
     spec.update(over)
-    return spec
+    return normalise_denoiser_spec(spec)
 
 
 @pytest.fixture

@@ -36,7 +36,9 @@ def _read_spec(text: str) -> dict:
 
 
 def _experiment(text: str) -> dict:
-    return _read_spec(text)
+    from metainv.config import normalise_spec
+
+    return normalise_spec(_read_spec(text))
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -80,9 +82,10 @@ def cmd_reconstruct_meta(a: argparse.Namespace) -> None:
 
 
 def cmd_train_denoiser(a: argparse.Namespace) -> None:
+    from metainv.config import normalise_denoiser_spec
     from metainv.stages.train_denoiser import train_denoiser
 
-    spec = _read_spec(a.spec)
+    spec = normalise_denoiser_spec(_read_spec(a.spec))
     train_denoiser(spec, a.data, a.model, a.log, a.eval, _device(a.device, spec),
                    progress=not a.no_progress, curve_path=a.curve)
 

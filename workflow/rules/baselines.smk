@@ -2,15 +2,6 @@
 # Parameters are searched on held-out training images (tune_classical), then the validation
 # set is solved (solve_classical) into recon.npz, which the evaluate/table rules pick up.
 
-for _eid in CLASSICAL_IDS:
-    if EXPERIMENTS[_eid]["task"]["resolution"] != config["denoiser"]["resolution"]:
-        raise WorkflowError(
-            f"config.experiments.{_eid}: task resolution {EXPERIMENTS[_eid]['task']['resolution']} "
-            f"differs from config.denoiser.resolution {config['denoiser']['resolution']}; the DnCNN "
-            "and its held-out images must come from the same store"
-        )
-
-
 rule tune_classical:
     """Grid search of λ / σ_f (RED) or the schedule (HQS) on held-out training images."""
     input:

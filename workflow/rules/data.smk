@@ -1,5 +1,17 @@
 # Data stage: build the preprocessed store data/processed/<source>/<resolution>/.
 
+DATA = config["data"]
+CELEBA_RAW = "data/raw/celeba"
+
+
+def _data_flags():
+    """Split, crop and decoding flags shared by the CelebA and folder rules."""
+    n_train = DATA["n_train"] if DATA["n_train"] is not None else "all"
+    return (
+        f"--n-train {n_train} --n-val {DATA['n_val']} --seed {config['seed']} "
+        f"--crop {DATA['crop']} --on-corrupt {DATA['on_corrupt']}"
+    )
+
 
 rule prepare_sample:
     """Embedded sample faces (skimage LFW subset + portrait crops): offline, no download."""
