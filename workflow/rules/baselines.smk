@@ -2,6 +2,7 @@
 # Parameters are searched on held-out training images (tune_classical), then the validation
 # set is solved (solve_classical) into recon.npz, which the evaluate/table rules pick up.
 
+
 rule tune_classical:
     """Grid search of λ / σ_f (RED) or the schedule (HQS) on held-out training images."""
     input:
@@ -10,24 +11,26 @@ rule tune_classical:
     output:
         table="results/{task}/{exp}/tuning.csv",
         params="results/{task}/{exp}/params.json",
-    params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
-        data=lambda wc, input: str(Path(input.train).parent),
-        holdout=config["denoiser"]["holdout"],
-        device=config["device"],
     log:
         "logs/tune_classical/{task}/{exp}.log",
     benchmark:
         "logs/tune_classical/{task}/{exp}.benchmark.tsv"
     wildcard_constraints:
         exp=id_pattern(CLASSICAL_IDS),
+    conda:
+        "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
         **config["resources"]["tune_classical"],
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.train).parent),
+        holdout=config["denoiser"]["holdout"],
+        device=config["device"],
     shell:
         "metainv --threads {threads} tune-classical --spec {params.spec} --data {params.data} "
         "--denoiser {input.denoiser} --holdout {params.holdout} --table {output.table} "
-        "--params {output.params} --device {params.device} 2> {log}"
+        "--params {output.params} --device {params.device} > {log} 2>&1"
 
 
 rule solve_classical:
@@ -38,20 +41,22 @@ rule solve_classical:
         params="results/{task}/{exp}/params.json",
     output:
         "results/{task}/{exp}/recon.npz",
-    params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
-        data=lambda wc, input: str(Path(input.val).parent),
-        device=config["device"],
     log:
         "logs/solve_classical/{task}/{exp}.log",
     benchmark:
         "logs/solve_classical/{task}/{exp}.benchmark.tsv"
     wildcard_constraints:
         exp=id_pattern(CLASSICAL_IDS),
+    conda:
+        "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
         **config["resources"]["solve_classical"],
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.val).parent),
+        device=config["device"],
     shell:
         "metainv --threads {threads} solve-classical --spec {params.spec} --data {params.data} "
         "--denoiser {input.denoiser} --params {input.params} --out {output} "
-        "--device {params.device} 2> {log}"
+        "--device {params.device} > {log} 2>&1"

@@ -12,7 +12,9 @@ from snakemake.exceptions import WorkflowError
 from metainv import config as metainv_config
 
 try:
-    RESOLVED = metainv_config.resolve(config)  # validates `config` in place, defaults filled in
+    RESOLVED = metainv_config.resolve(
+        config
+    )  # validates `config` in place, defaults filled in
 except metainv_config.ConfigError as e:
     raise WorkflowError(str(e)) from None
 ALL_EXPERIMENTS = RESOLVED.all
@@ -110,7 +112,10 @@ def figure_store(wildcards):
 def all_targets():
     targets = []
     for number in config.get("tables", {}):
-        targets += [f"results/tables/table{number}.csv", f"results/tables/table{number}.md"]
+        targets += [
+            f"results/tables/table{number}.csv",
+            f"results/tables/table{number}.md",
+        ]
     for number, spec in config.get("figures", {}).items():
         if any(e in EXPERIMENTS for e in spec["experiments"].values()):
             targets.append(f"results/figures/figure{number}.png")
@@ -127,5 +132,9 @@ def all_targets():
     for eid in CLASSICAL_IDS:
         targets += [f"{exp_dir(eid)}/tuning.csv", f"{exp_dir(eid)}/params.json"]
     if CLASSICAL_IDS or any(solver_inputs(eid) for eid in trained_ids("meta")):
-        targets += [DENOISER_MODEL, f"{DENOISER_DIR}/eval.json", f"{DENOISER_DIR}/train_curve.png"]
+        targets += [
+            DENOISER_MODEL,
+            f"{DENOISER_DIR}/eval.json",
+            f"{DENOISER_DIR}/train_curve.png",
+        ]
     return targets

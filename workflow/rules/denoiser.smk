@@ -3,7 +3,8 @@
 
 rule train_denoiser:
     """DnCNN at σ₀ with fresh noise per batch and flip/rotation augmentation on the training
-    split minus its held-out tail; resumes from checkpoint.pt beside the model if killed."""
+    split minus its held-out tail; resumes from checkpoint.pt beside the model if killed.
+    """
     input:
         **store_files(config["denoiser"]["resolution"]),
     output:
@@ -11,18 +12,20 @@ rule train_denoiser:
         train_log=f"{DENOISER_DIR}/train_log.csv",
         curve=f"{DENOISER_DIR}/train_curve.png",
         eval=f"{DENOISER_DIR}/eval.json",
-    params:
-        spec=spec_arg(denoiser_spec()),
-        data=lambda wc, input: str(Path(input.train).parent),
-        device=config["device"],
     log:
         "logs/train_denoiser/dncnn.log",
     benchmark:
         "logs/train_denoiser/dncnn.benchmark.tsv"
+    conda:
+        "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
         **config["resources"]["train_denoiser"],
+    params:
+        spec=spec_arg(denoiser_spec()),
+        data=lambda wc, input: str(Path(input.train).parent),
+        device=config["device"],
     shell:
         "metainv --threads {threads} train-denoiser --spec {params.spec} --data {params.data} "
         "--model {output.model} --log {output.train_log} --curve {output.curve} "
-        "--eval {output.eval} --device {params.device} --no-progress 2> {log}"
+        "--eval {output.eval} --device {params.device} --no-progress > {log} 2>&1"
