@@ -143,3 +143,21 @@ def test_model_from_shares_one_trained_model(tmp_path):
         "experiments:\n  meta_random_k10: {task: inpaint_random, model_from: meta_random_k500}\n")
     proc = snakemake(work, "-n", "--cores", "1", "--configfile", "config/quick.yaml", "config/bad.yaml")
     assert proc.returncode != 0 and "model_from" in proc.stdout + proc.stderr
+
+
+def test_every_job_that_asks_for_a_gpu_goes_to_the_gpu_partition(tmp_path, monkeypatch):
+    """workflow/profiles/slurm: the partition follows the resources (gpu > 0), not rule names."""
+    work = workflow_copy(tmp_path)
+    monkeypatch.setenv("METAINV_SLURM_GPU_PARTITION", "gpuq")
+    proc = snakemake(work, "-n", "--cores", "1")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    jobs = [block for block in out.split("\nrule ")[1:] if "resources:" in block]
+    gpu_rules = set()
+    for block in jobs:
+        rule, resources = block.split(":", 1)[0], block.split("resources:", 1)[1].split("\n", 1)[0]
+        asks_gpu = "gpu=1" in resources
+        assert ("slurm_partition=gpuq" in resources) == asks_gpu, (rule, resources)
+        if asks_gpu:
+            gpu_rules.add(rule)
+    assert gpu_rules == {"meta_train", "reconstruct_meta", "train_denoiser", "tune_classical", "solve_classical"}

@@ -21,7 +21,7 @@ rule tune_classical:
         "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
-        **config["resources"]["tune_classical"],
+        **job_resources("tune_classical"),
     params:
         spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
         data=lambda wc, input: str(Path(input.train).parent),
@@ -51,7 +51,7 @@ rule solve_classical:
         "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
-        **config["resources"]["solve_classical"],
+        **job_resources("solve_classical"),
     params:
         spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
         data=lambda wc, input: str(Path(input.val).parent),

@@ -3,6 +3,7 @@
 # the tests call too.
 
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -22,6 +23,18 @@ EXPERIMENTS = RESOLVED.experiments
 CLASSICAL_IDS = RESOLVED.ids_of("red", "hqs")
 DENOISER_DIR = "results/denoiser/dncnn"
 DENOISER_MODEL = f"{DENOISER_DIR}/model.pt"
+
+
+def job_resources(rule):
+    """What one job of ``rule`` asks a scheduler for (config.resources.<rule>). A job that asks
+    for a GPU also names the GPU partition ($METAINV_SLURM_GPU_PARTITION, see
+    workflow/profiles/slurm), so the partition follows the resources, not a list of rules.
+    """
+    resources = dict(config["resources"][rule])
+    gpu_partition = os.environ.get("METAINV_SLURM_GPU_PARTITION")
+    if resources.get("gpu", 0) > 0 and gpu_partition:
+        resources["slurm_partition"] = gpu_partition
+    return resources
 
 
 def spec_arg(obj):

@@ -10,7 +10,12 @@ rule train_denoiser:
     output:
         model=f"{DENOISER_DIR}/model.pt",
         train_log=f"{DENOISER_DIR}/train_log.csv",
-        curve=f"{DENOISER_DIR}/train_curve.png",
+        curve=report(
+            f"{DENOISER_DIR}/train_curve.png",
+            caption="../report/denoiser_curve.rst",
+            category="Training curves",
+            subcategory="denoiser",
+        ),
         eval=f"{DENOISER_DIR}/eval.json",
     log:
         "logs/train_denoiser/dncnn.log",
@@ -20,7 +25,7 @@ rule train_denoiser:
         "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
-        **config["resources"]["train_denoiser"],
+        **job_resources("train_denoiser"),
     params:
         spec=spec_arg(denoiser_spec()),
         data=lambda wc, input: str(Path(input.train).parent),

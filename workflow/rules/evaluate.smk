@@ -19,7 +19,7 @@ rule reconstruct_meta:
         "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
-        **config["resources"]["reconstruct_meta"],
+        **job_resources("reconstruct_meta"),
     params:
         spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
         data=lambda wc, input: str(Path(input.val).parent),

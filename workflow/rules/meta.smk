@@ -9,7 +9,12 @@ rule meta_train:
     output:
         model="results/{task}/{exp}/model.pt",
         train_log="results/{task}/{exp}/train_log.csv",
-        curve="results/{task}/{exp}/train_curve.png",
+        curve=report(
+            "results/{task}/{exp}/train_curve.png",
+            caption="../report/train_curve.rst",
+            category="Training curves",
+            subcategory="{task}",
+        ),
     log:
         "logs/meta_train/{task}/{exp}.log",
     benchmark:
@@ -20,7 +25,7 @@ rule meta_train:
         "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
-        **config["resources"]["meta_train"],
+        **job_resources("meta_train"),
     params:
         spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
         data=lambda wc, input: str(Path(input.train).parent),

@@ -16,7 +16,12 @@ rule table:
             }
         ),
     output:
-        csv="results/tables/table{number}.csv",
+        csv=report(
+            "results/tables/table{number}.csv",
+            caption="../report/table.rst",
+            category="Table {number}",
+            subcategory="Table",
+        ),
         md="results/tables/table{number}.md",
     log:
         "logs/table/{number}.log",
@@ -42,7 +47,12 @@ rule figure:
             f"{exp_dir(e)}/metrics.csv" for e in figure_columns(wc.number).values()
         ],
     output:
-        "results/figures/figure{number}.png",
+        report(
+            "results/figures/figure{number}.png",
+            caption="../report/figure.rst",
+            category="Table {number}",
+            subcategory="Figure",
+        ),
     log:
         "logs/figure/{number}.log",
     benchmark:
