@@ -25,7 +25,13 @@ log = logging.getLogger("metainv")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after each flag's help; descriptions printed as written."""
+    """Defaults shown after each flag's help (not for required flags and switches);
+    descriptions printed as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, False, argparse.SUPPRESS) or action.nargs == 0:
+            return action.help or ""
+        return super()._get_help_string(action)
 
 
 def _read_spec(text: str) -> dict:
