@@ -90,8 +90,8 @@ def validate_config(config: dict) -> dict:
     validate(config, "config", "config")
     data = config["data"]
     if data["source"] == "folder" and not data["folder"]:
-        raise ConfigError("config.data.folder: data.source is 'folder' but no folder of JPEG/PNG "
-                          "images is set")
+        raise ConfigError("config.data.folder: data.source is 'folder' but data.folder is not set "
+                          "(a folder of JPEG/PNG images)")
     return config
 
 
