@@ -54,7 +54,7 @@ def meta_loss_fn(resolution, hidden, layers, steps, batch, dtype, device, order=
 def meta_red_loss_fn(resolution, hidden, layers, depth, features, steps, red_steps, batch, dtype, device, seed=0):
     """Outer-loss closure of one Meta-RED meta-step (fine-tuned DnCNN: its weights included)."""
     from metainv.nets.dncnn import DnCNN
-    from metainv.solvers import make_solver
+    from metainv.solvers import build_solver
 
     siren = Siren(hidden=hidden, layers=layers, generator=torch.Generator().manual_seed(seed)).to(device, dtype)
     rates = InnerLearningRates([p.shape for p in siren.params], steps, "meta_sgd", 0.01).to(device, dtype)
@@ -65,7 +65,7 @@ def meta_red_loss_fn(resolution, hidden, layers, depth, features, steps, red_ste
     op = build_operator({"kind": "blur", "kernel_size": 11, "kernel_std": 1.5, "noise_std": 0.015},
                         batch, resolution, resolution, device=device)
     y = op.measure(x, torch.Generator().manual_seed(seed + 2))
-    solver = make_solver({"kind": "red", "steps": red_steps}, denoiser=den, params={"lam": 200.0, "sigma_f": 0.05})
+    solver = build_solver({"kind": "red", "steps": red_steps}, denoiser=den, params={"lam": 200.0, "sigma_f": 0.05})
 
     def loss():
         return outer_loss(adapt(siren, rates, y, op, solver, steps, reduction="sum").output, x, "l2")

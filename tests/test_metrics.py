@@ -4,8 +4,9 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from metainv.data.store import write_store
-from metainv.meta.experiment import save_reconstruction
-from metainv.metrics import evaluate_reconstruction, image_metrics, psnr_torch
+from metainv.metrics import image_metrics, psnr_torch
+from metainv.recon import load_reconstruction, save_reconstruction
+from metainv.stages.evaluate import evaluate_reconstruction
 
 
 def test_metrics_agree_with_skimage():
@@ -34,3 +35,5 @@ def test_evaluate_reconstruction_against_store(tmp_path):
     expected = peak_signal_noise_ratio(val[1] / 255.0, recon[1].permute(1, 2, 0).numpy(), data_range=1.0)
     assert frame.PSNR[1] == pytest.approx(expected, abs=0.01)
     assert (frame.input_PSNR < frame.PSNR).all()
+    stored = load_reconstruction(tmp_path / "recon.npz")
+    assert stored.recon.dtype == np.float16 and stored.recon.shape == (3, 16, 16, 3) and stored.mask is None

@@ -44,22 +44,3 @@ def evaluate_batch(recon: np.ndarray, target: np.ndarray, prefix: str = "") -> p
         raise ValueError(f"reconstruction {recon.shape} and ground truth {target.shape} differ")
     rows = [image_metrics(r, t) for r, t in zip(recon, target)]
     return pd.DataFrame(rows).add_prefix(prefix)
-
-
-def evaluate_reconstruction(recon_npz: str, data_dir: str) -> pd.DataFrame:
-    """Per-image metrics of ``recon.npz`` against the store's validation split.
-
-    One row per image: ``index``, the reconstruction's MSE/PSNR/SSIM, and the same for the
-    method's input, the measurement y in image space (``input_*`` columns: the zero-filled
-    image for inpainting, the blurred image for deblurring).
-    """
-    from metainv.data.store import load_split  # local import keeps metrics importable alone
-
-    target = load_split(data_dir, "val").astype(np.float64) / 255.0
-    with np.load(recon_npz) as f:
-        recon, measurement = f["recon"], f["measurement"]
-    if len(recon) != len(target):
-        raise ValueError(f"{recon_npz}: {len(recon)} reconstructions for {len(target)} validation images")
-    frame = pd.concat([evaluate_batch(recon, target), evaluate_batch(measurement, target, "input_")], axis=1)
-    frame.insert(0, "index", np.arange(len(frame)))
-    return frame

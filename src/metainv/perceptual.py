@@ -14,11 +14,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from metainv.errors import MetainvError
+
 # torchvision's file names of the ImageNet weights lpips loads (torch.hub cache)
 BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 
 
-class LPIPSUnavailable(RuntimeError):
+class LPIPSUnavailable(MetainvError, RuntimeError):
     """The ImageNet backbone of LPIPS could not be loaded (offline, file not placed)."""
 
 

@@ -31,13 +31,15 @@ from typing import Any, Callable, Mapping
 import torch
 from tqdm.auto import tqdm
 
+from metainv.errors import MetainvError
+
 log = logging.getLogger(__name__)
 
 StepFn = Callable[[int], Mapping[str, float]]
 ValidateFn = Callable[[int], Mapping[str, float]]
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(MetainvError, RuntimeError):
     """Training produced a NaN/Inf loss or an overflowing update; no NaN model is written."""
 
 

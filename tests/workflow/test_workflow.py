@@ -78,15 +78,16 @@ def test_bad_config_is_rejected_naming_the_key(tmp_path, override, named):
 
 
 def _spec(steps):
+    """A spec written by hand: only what differs from the schema defaults (the CLI fills the
+    rest through metainv.config, as the workflow does)."""
     return {
-        "id": "resume", "seed": 0, "tf32": False, "method": "meta", "enabled": True,
+        "id": "resume",
         "task": {"name": "inpaint_center", "resolution": 16, "operator": {"kind": "inpaint_center", "noise_std": 0.0}},
-        "siren": {"hidden": 48, "layers": 4, "omega0": 30.0},
-        "solver": {"kind": "gd", "steps": 1, "step_size": 0.9, "eval_step_size": 1.0},
-        "inner": {"steps": 3, "lr_scheme": "per_step", "lr_init": 0.01, "order": "second", "loss_reduction": "sum"},
-        "outer": {"loss": "l2", "lr": 1e-3, "inner_lr_lr": 1e-3, "batch_size": 3, "steps": steps,
-                  "checkpoint_every": 5, "validate_every": 0, "val_images": 2, "grad_clip": None},
-        "eval": {"batch_size": 4, "observed": None},
+        "siren": {"hidden": 48, "layers": 4},
+        "inner": {"steps": 3, "loss_reduction": "sum"},
+        "outer": {"lr": 1e-3, "inner_lr_lr": 1e-3, "batch_size": 3, "steps": steps,
+                  "checkpoint_every": 5, "validate_every": 0, "val_images": 2},
+        "eval": {"batch_size": 4},
     }
 
 
@@ -142,3 +143,21 @@ def test_model_from_shares_one_trained_model(tmp_path):
         "experiments:\n  meta_random_k10: {task: inpaint_random, model_from: meta_random_k500}\n")
     proc = snakemake(work, "-n", "--cores", "1", "--configfile", "config/quick.yaml", "config/bad.yaml")
     assert proc.returncode != 0 and "model_from" in proc.stdout + proc.stderr
+
+
+def test_every_job_that_asks_for_a_gpu_goes_to_the_gpu_partition(tmp_path, monkeypatch):
+    """workflow/profiles/slurm: the partition follows the resources (gpu > 0), not rule names."""
+    work = workflow_copy(tmp_path)
+    monkeypatch.setenv("METAINV_SLURM_GPU_PARTITION", "gpuq")
+    proc = snakemake(work, "-n", "--cores", "1")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    jobs = [block for block in out.split("\nrule ")[1:] if "resources:" in block]
+    gpu_rules = set()
+    for block in jobs:
+        rule, resources = block.split(":", 1)[0], block.split("resources:", 1)[1].split("\n", 1)[0]
+        asks_gpu = "gpu=1" in resources
+        assert ("slurm_partition=gpuq" in resources) == asks_gpu, (rule, resources)
+        if asks_gpu:
+            gpu_rules.add(rule)
+    assert gpu_rules == {"meta_train", "reconstruct_meta", "train_denoiser", "tune_classical", "solve_classical"}
