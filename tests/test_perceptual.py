@@ -187,6 +187,16 @@ def test_lpips_metric_grows_with_the_distortion(net):
                                lpips_distance(np.repeat(noisy[0][..., :1], 3, -1), np.repeat(clean[..., :1], 3, -1), net), rtol=1e-5)
 
 
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_lpips_metric_states_its_smallest_image(net):
+    from metainv.perceptual import MIN_SIZE
+
+    s = MIN_SIZE[net]
+    assert lpips_distance(np.zeros((1, s, s, 3)), np.ones((1, s, s, 3)), net)[0] > 0
+    with pytest.raises(ValueError, match=f"at least {s}"):
+        lpips_distance(np.zeros((1, s - 1, s, 3)), np.ones((1, s - 1, s, 3)), net)
+
+
 def test_unknown_losses_fail_early():
     with pytest.raises(ValueError):
         make_outer_loss("l3")

@@ -69,7 +69,7 @@ def cmd_reconstruct(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from metainv.metrics import evaluate_reconstruction
 
-    frame = evaluate_reconstruction(a.recon, a.data)
+    frame = evaluate_reconstruction(a.recon, a.data, a.lpips)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(a.out, index=False)
     log.info("%s: PSNR %.2f dB (input %.2f dB) over %d images", a.recon, frame.PSNR.mean(),
@@ -204,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--recon", required=True)
     sp.add_argument("--data", required=True)
     sp.add_argument("--out", required=True, help="metrics.csv")
+    sp.add_argument("--lpips", nargs="*", default=[], choices=["alex", "vgg"],
+                    help="LPIPS trunks to score with (columns LPIPS_<net>)")
 
     sp = add("table", cmd_table, "build a paper table from per-image metrics")
     sp.add_argument("--number", required=True)

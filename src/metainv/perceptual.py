@@ -22,6 +22,7 @@ from torch import nn
 from metainv.nets.backbones import TRUNKS, BackboneUnavailable, load_trunk
 
 LPIPSUnavailable = BackboneUnavailable  # the error the CLI reports for a missing backbone
+MIN_SIZE = {"alex": 31, "vgg": 16}  # smallest H, W whose last max-pool still has an input
 
 
 def load_lpips(net: str = "vgg", device: torch.device | str = "cpu", random_backbone: bool = False,
@@ -56,6 +57,8 @@ def lpips_distance(x: np.ndarray, target: np.ndarray, net: str = "alex", batch_s
     """Per-image LPIPS of N×H×W×C arrays in [0, 1] (x clipped to [0, 1], grey repeated to RGB)."""
     if x.shape != target.shape:
         raise ValueError(f"LPIPS inputs {x.shape} and {target.shape} differ")
+    if min(x.shape[1:3]) < MIN_SIZE[net]:
+        raise ValueError(f"LPIPS-{net} needs images of at least {MIN_SIZE[net]}² pixels, got {x.shape[1:3]}")
     model = _cached_lpips(net, str(device))
     out = []
     for start in range(0, len(x), batch_size):

@@ -161,6 +161,13 @@ def table_experiments(number):
     return [r["experiment"] for r in config["tables"][number]["rows"] if r["experiment"] in EXPERIMENTS]
 
 
+def lpips_nets(eid):
+    """LPIPS trunks asked for by the tables that show this experiment (metric LPIPS_<net>)."""
+    return sorted({m.split("_", 1)[1] for t in config.get("tables", {}).values()
+                   if any(r.get("experiment") == eid for r in t["rows"])
+                   for m in t["metrics"] if m.startswith("LPIPS_")})
+
+
 def all_targets():
     targets = []
     for number in config.get("tables", {}):

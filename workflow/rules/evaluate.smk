@@ -27,7 +27,7 @@ rule reconstruct_meta:
 
 
 rule evaluate:
-    """Per-image MSE / PSNR / SSIM of a reconstruction and of its input y."""
+    """Per-image MSE / PSNR / SSIM (and LPIPS where a table asks) of a reconstruction and its input y."""
     input:
         unpack(experiment_store),
         recon="results/{task}/{exp}/recon.npz",
@@ -35,9 +35,12 @@ rule evaluate:
         "results/{task}/{exp}/metrics.csv",
     params:
         data=lambda wc, input: str(Path(input.val).parent),
+        lpips=lambda wc: " ".join(lpips_nets(wc.exp)),
     log:
         "logs/evaluate/{task}/{exp}.log",
     wildcard_constraints:
         exp=id_pattern(list(EXPERIMENTS)),
+    threads: config["threads"]
     shell:
-        "metainv evaluate --recon {input.recon} --data {params.data} --out {output} 2> {log}"
+        "metainv --threads {threads} evaluate --recon {input.recon} --data {params.data} --out {output} "
+        "--lpips {params.lpips} 2> {log}"
