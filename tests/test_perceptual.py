@@ -137,11 +137,11 @@ def test_lpips_alex_matches_the_official_values_on_the_calibration_pairs():
     assert np.abs(rand - official.lpips_alex[:2]).max() > 1e-2
 
 
-def test_vgg16_trunk_reproduces_official_dists():
+def test_vgg16_trunk_reproduces_official_dists(monkeypatch):
     """No official LPIPS-vgg values exist for these pairs; DISTS (official code and weights,
     DISTS_pytorch) runs on the same ImageNet VGG16 trunk, all 13 convolutions."""
-    DISTS_pt = pytest.importorskip("DISTS_pytorch.DISTS_pt", reason="test extra DISTS_pytorch")
     import torchvision
+    from DISTS_pytorch import DISTS_pt  # the test extra
 
     features, _ = load_trunk("vgg")
 
@@ -150,7 +150,7 @@ def test_vgg16_trunk_reproduces_official_dists():
         model.features.load_state_dict({k.split(".", 1)[1]: v for k, v in features.items()})
         return model
 
-    DISTS_pt.models = type("models", (), {"vgg16": staticmethod(vgg16)})
+    monkeypatch.setattr(DISTS_pt, "models", type("models", (), {"vgg16": staticmethod(vgg16)}))
     official, ref, dist = calibration_pairs()
     model = DISTS_pt.DISTS().eval()
     t = lambda a: torch.as_tensor(a, dtype=torch.float32).permute(0, 3, 1, 2)
