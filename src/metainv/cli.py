@@ -113,7 +113,7 @@ def cmd_solve_classical(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from metainv.stages.evaluate import evaluate
 
-    evaluate(a.recon, a.data, a.out)
+    evaluate(a.recon, a.data, a.out, a.lpips)
 
 
 def cmd_table(a: argparse.Namespace) -> None:
@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--recon", required=True, help="recon.npz")
     sp.add_argument("--data", required=True, help="store folder (val.npy: the ground truth)")
     sp.add_argument("--out", required=True, help="metrics.csv to write")
+    sp.add_argument("--lpips", nargs="*", default=[], choices=["alex", "vgg"],
+                    help="LPIPS trunks to score with (columns LPIPS_<net>, input_LPIPS_<net>)")
 
     sp = add("table", cmd_table, "build a paper table from per-image metrics")
     sp.add_argument("--number", required=True, help="table number (key of config.tables)")

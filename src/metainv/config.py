@@ -277,11 +277,18 @@ def figure_columns(resolved: Resolved, number: str) -> dict[str, str]:
             if eid in resolved.experiments}
 
 
+def lpips_nets(resolved: Resolved, eid: str) -> list[str]:
+    """LPIPS trunks asked for by the tables that show experiment ``eid`` (metric ``LPIPS_<net>``)."""
+    return sorted({metric.split("_", 1)[1] for table in resolved.config.get("tables", {}).values()
+                   if any(row.get("experiment") == eid for row in table["rows"])
+                   for metric in table["metrics"] if metric.startswith("LPIPS_")})
+
+
 def denoiser_spec(config: Mapping) -> dict:
     """The DnCNN training spec: ``config.denoiser`` plus the run-wide seed and precision."""
     return {**config["denoiser"], "seed": config["seed"], "tf32": config["tf32"]}
 
 
-__all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config",
+__all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config", "lpips_nets",
            "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge",
            "schema_path", "table_experiments", "figure_columns", "denoiser_spec"]

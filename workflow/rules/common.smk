@@ -122,6 +122,10 @@ def figure_store(wildcards):
     return store_files(EXPERIMENTS[eid]["task"]["resolution"])
 
 
+def lpips_nets(eid):
+    return metainv_config.lpips_nets(RESOLVED, eid)
+
+
 def all_targets():
     targets = []
     for number in config.get("tables", {}):

@@ -31,7 +31,7 @@ rule reconstruct_meta:
 
 
 rule evaluate:
-    """Per-image MSE / PSNR / SSIM of a reconstruction and of its input y."""
+    """Per-image MSE / PSNR / SSIM (and LPIPS where a table asks) of a reconstruction and its input y."""
     input:
         unpack(experiment_store),
         recon="results/{task}/{exp}/recon.npz",
@@ -47,5 +47,8 @@ rule evaluate:
         "../envs/metainv.yaml"
     params:
         data=lambda wc, input: str(Path(input.val).parent),
+        lpips=lambda wc: " ".join(lpips_nets(wc.exp)),
+    threads: config["threads"]
     shell:
-        "metainv evaluate --recon {input.recon} --data {params.data} --out {output} > {log} 2>&1"
+        "metainv --threads {threads} evaluate --recon {input.recon} --data {params.data} "
+        "--out {output} --lpips {params.lpips} > {log} 2>&1"
