@@ -35,6 +35,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -384,20 +385,52 @@ def workflow_env(bin_dir: Path) -> dict:
     return env
 
 
-def smoke_section(mode: str, workdir: Path | None, timeout: float, cores: str) -> dict:
+def _number(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):  # Snakemake writes NA where it could not measure
+        return float("nan")
+
+
+def smoke_section(mode: str, workdir: Path | None, timeout: float, cores: str,
+                  configs: list[Path] | None = None) -> dict:
+    """Run (or plan) the workflow with ``configs`` (default config/gpu-smoke.yaml) merged over
+    the paper config, in a copy of Snakefile, workflow/ and config/; a temporary copy made for a
+    plan is removed afterwards."""
+    temporary = workdir is None and mode == "plan"
     work = workflow_copy(workdir or Path(tempfile.mkdtemp(prefix="metainv-smoke-")))
+    names = []
+    for c in configs or [REPO / "config" / "gpu-smoke.yaml"]:
+        c = Path(c) if Path(c).is_absolute() else REPO / c
+        shutil.copy2(c, work / "config" / c.name)
+        names.append(f"config/{c.name}")
     env = workflow_env(work / ".bin")
-    args = [sys.executable, "-m", "snakemake", "--cores", cores, "--configfile", "config/gpu-smoke.yaml"]
+    args = [sys.executable, "-m", "snakemake", "--cores", cores, "--rerun-incomplete", "--configfile", *names]
     if mode == "plan":
         args.insert(3, "-n")
+    locks = work / ".snakemake" / "locks"
+    if mode == "run" and locks.is_dir() and any(locks.iterdir()):  # left by a run stopped at its limit
+        subprocess.run([*args, "--unlock"], cwd=work, env=env, capture_output=True, text=True, timeout=300)
     print(f"workdir: {work}\ncommand: {' '.join(args[1:])}", flush=True)
     t0 = time.perf_counter()
+    # own process group: at the time limit Snakemake *and its running jobs* are stopped
+    proc = subprocess.Popen(args, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
     try:
-        proc = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
-        rc, out = proc.returncode, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as e:
-        rc, out = 124, (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        out, _ = proc.communicate(timeout=timeout)
+        rc = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+        rc = 124
+        print(f"stopped at the time limit ({timeout:.0f} s, --smoke-timeout)")
     wall = time.perf_counter() - t0
+    if temporary:
+        shutil.rmtree(work, ignore_errors=True)
     jobs = {}
     lines = out.splitlines()
     if "Job stats:" in out:
@@ -413,8 +446,7 @@ def smoke_section(mode: str, workdir: Path | None, timeout: float, cores: str) -
     if rc != 0:
         print("--- snakemake output (tail) ---\n" + out[-4000:])
         result["tail"] = out[-4000:]
-        return result
-    if mode == "run":
+    if mode == "run":  # the jobs that finished, also after a failure or the time limit
         import csv
 
         bench = []
@@ -422,7 +454,7 @@ def smoke_section(mode: str, workdir: Path | None, timeout: float, cores: str) -
             with open(tsv) as f:
                 row = next(csv.DictReader(f, delimiter="\t"))
             bench.append((str(tsv.relative_to(work / "logs")).replace(".benchmark.tsv", ""),
-                          float(row["s"]), float(row.get("max_rss") or "nan")))
+                          _number(row.get("s")), _number(row.get("max_rss"))))
         print(f"{'rule job (logs/…benchmark.tsv)':58s} {'s':>8s} {'max RSS MB':>11s}")
         for name, s, rss in sorted(bench, key=lambda b: -b[1]):
             print(f"{name:58s} {s:8.1f} {rss:11.0f}")
@@ -451,6 +483,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--smoke-timeout", type=float, default=330.0,
                         help="seconds the end-to-end run may take (keeps the whole check within 8 minutes)")
     parser.add_argument("--smoke-cores", default="all")
+    parser.add_argument("--smoke-configs", nargs="+", type=Path, default=None,
+                        help="config files merged over config/config.yaml (default config/gpu-smoke.yaml)")
     parser.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml",
                         help="configuration the GPU-hours estimate is for")
     parser.add_argument("--assumed-fraction", type=float, default=0.5,
@@ -507,7 +541,8 @@ def main(argv: list[str] | None = None) -> dict:
         print("skipped (--smoke skip)")
         result["smoke"] = {"mode": "skip"}
     else:
-        result["smoke"] = smoke_section(smoke, args.smoke_dir, args.smoke_timeout, args.smoke_cores)
+        result["smoke"] = smoke_section(smoke, args.smoke_dir, args.smoke_timeout, args.smoke_cores,
+                                       args.smoke_configs)
     result["total_s"] = time.perf_counter() - t_start
     print(f"\ndevice check done in {result['total_s']:.1f} s")
     if args.json:
