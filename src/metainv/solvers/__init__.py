@@ -81,6 +81,10 @@ class CheckpointedDenoiser(nn.Module):
     def noise_level(self):  # noqa: D401 - mirrors DnCNN's buffer
         return getattr(self.net, "noise_level", None)
 
+    @property
+    def sigma0(self):  # noqa: D401 - mirrors DnCNN's Python float (read without a device sync)
+        return getattr(self.net, "sigma0", None)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.is_grad_enabled():
             return self.net(x)
