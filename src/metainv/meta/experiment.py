@@ -6,7 +6,7 @@ merged in (see ``workflow/rules/common.smk``)::
     {"id", "seed", "task": {"name", "resolution", "operator": {...}},
      "siren": {"hidden", "layers", "omega0"},
      "solver": {"kind", "steps", "step_size", "eval_step_size"},
-     "inner": {"steps", "lr_scheme", "lr_init", "order", "loss_reduction"},
+     "inner": {"steps", "lr_scheme", "lr_init", "lr_param", "order", "loss_reduction"},
      "outer": {"loss", "lr", "inner_lr_lr", "batch_size", "steps", "checkpoint_every",
                "validate_every", "val_images", "grad_clip"},
      "eval": {"batch_size", "observed"}}
@@ -41,7 +41,8 @@ def build_model(spec: Mapping, generator: torch.Generator | None = None
     siren = Siren(hidden=s["hidden"], layers=s["layers"], omega0=s["omega0"], generator=generator)
     inner = spec["inner"]
     rates = InnerLearningRates([p.shape for p in siren.params], inner["steps"],
-                               inner["lr_scheme"], inner["lr_init"])
+                               inner["lr_scheme"], inner["lr_init"],
+                               inner.get("lr_param", "linear"))  # models saved before lr_param: linear
     return siren, rates
 
 
@@ -143,6 +144,7 @@ def train_meta(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
         out = {"loss": loss.item()}
         for k, inner_loss in enumerate(result.inner_losses):
             out[f"inner_loss_{k}"] = inner_loss.item()
+        out.update(rates.summary())  # the rates after this update
         return out
 
     def validate_fn(step: int) -> dict[str, float]:
