@@ -40,10 +40,14 @@ def test_quick_workflow_end_to_end(tiny_run):
         assert (folder / "train_curve.png").stat().st_size > 1000
         log = pd.read_csv(folder / "train_log.csv")
         assert log.step.tolist() == list(range(1, 13)) and log.val_psnr.notna().sum() == 2
+        # every learned inner rate is logged (per-step scheme: rate_k), and it moved
+        rate_cols = [c for c in log.columns if c.startswith("rate_")]
+        assert rate_cols == [f"rate_{k}" for k in range(len(rate_cols))] and rate_cols
+        assert (log[rate_cols].iloc[-1] != 0.01).all()
     assert (tiny_run / "results/figures/figure1.png").stat().st_size > 1000
     table2 = pd.read_csv(tiny_run / "results/tables/table2.csv")
     ok2 = table2[table2.status == "ok"]
-    assert set(ok2.label) == {"10 (Meta)", "500 (Meta)", "1000 (Meta)", "Half (Meta)"}
+    assert set(ok2.label) == {"Input (y)", "10 (Meta)", "500 (Meta)", "1000 (Meta)", "Half (Meta)"}
     assert ok2["mean"].map(math.isfinite).all() and (ok2.n == 8).all()
     assert (tiny_run / "results/figures/figure2.png").stat().st_size > 1000
     # nothing left to do

@@ -6,7 +6,7 @@ An experiment spec is one ``config.experiments`` entry resolved by :mod:`metainv
     {"id", "seed", "tf32", "task": {"name", "resolution", "operator": {...}},
      "siren": {"hidden", "layers", "omega0"},
      "solver": {"kind", "steps", "step_size", "eval_step_size", "params", ...},
-     "inner": {"steps", "lr_scheme", "lr_init", "order", "loss_reduction"},
+     "inner": {"steps", "lr_scheme", "lr_init", "lr_param", "order", "loss_reduction"},
      "outer": {"loss", "lr", "inner_lr_lr", "batch_size", "steps", "checkpoint_every",
                "validate_every", "val_images", "grad_clip"},
      "eval": {"batch_size", "observed"}}
@@ -114,6 +114,7 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
         out = {"loss": loss.item()}
         for k, inner_loss in enumerate(result.inner_losses):
             out[f"inner_loss_{k}"] = inner_loss.item()
+        out.update(rates.summary())  # the rates after this update
         return out
 
     def validate_fn(step: int) -> dict[str, float]:
