@@ -130,7 +130,7 @@ def test_a_spec_written_by_hand_gets_the_same_defaults_as_the_workflow(paper_raw
     by_hand = {"id": "meta_center_m5", "task": resolved["task"],
                "inner": {"steps": 5, "lr_scheme": "per_step", "lr_init": 0.01},
                "siren": {"hidden": 256, "layers": 5, "omega0": 30},
-               "outer": {"loss": "l2", "lr": 1e-5, "inner_lr_lr": 1e-5, "batch_size": 5, "steps": 30000}}
+               "outer": {"loss": "l2", "lr": 1e-5, "inner_lr_lr": 0.02, "batch_size": 5, "steps": 30000}}
     assert normalise_spec(by_hand) == resolved
     assert normalise_spec(resolved) == resolved  # idempotent on what the Snakefile passes
     with pytest.raises(ConfigError, match="task"):
