@@ -43,3 +43,31 @@ def test_latex_table_is_booktabs_with_best_in_bold_and_paper_alongside(tmp_path)
     assert rows[INPUT_LABEL.replace("(y)", "(y)")][0] == "15.1"  # input row never bold
     assert rows[r"Meta\_7 \& co"][0] == r"\emph{not run}" and rows[r"Meta\_7 \& co"][1] == "32.7"
     assert r"128$^2$" in tex and "Table 1:" not in tex and r"\label{tab:table1}" in tex
+
+
+def test_figure_rows_show_each_settings_own_measurement(tmp_path):
+    import numpy as np
+
+    from metainv.report.figures import figure_experiments, figure_layout, grid_rows, plot_panel_rows
+
+    flat = {"Meta-2": "m2", "UNet": "unet"}
+    nested = {"10": {"Meta": "m_k10", "UNet": "u_k10"}, "half": {"Meta": "m_half", "UNet": "u_half"}}
+    assert figure_layout(flat) == [("", flat)]
+    assert figure_layout(nested) == [("10", nested["10"]), ("half", nested["half"])]
+    assert figure_experiments(nested) == ["m_k10", "u_k10", "m_half", "u_half"]
+    with pytest.raises(ValueError):
+        figure_layout({"a": "x", "b": {"c": "y"}})
+    ids = figure_experiments(nested)
+    value = {eid: float(k) for k, eid in enumerate(ids)}
+    recon = {eid: np.full((2, 4, 4, 3), value[eid] / 10) for eid in ids}
+    measurement = {eid: np.full((2, 4, 4, 3), 0.5 + value[eid] / 10) for eid in ids}
+    psnr = {eid: [value[eid], value[eid]] for eid in ids}
+    gt = np.zeros((2, 4, 4, 3))
+    rows = grid_rows(gt, figure_layout(nested), recon, measurement, psnr, psnr, n_images=2)
+    assert [label for label, _ in rows] == ["10", "half", "10", "half"]
+    # the "half" row's input is the half experiments' measurement, not the K = 10 one
+    name, img, _ = rows[1][1][0]
+    assert name == "input" and img[0, 0, 0] == pytest.approx(0.5 + value["m_half"] / 10)
+    assert [p[0] for p in rows[1][1]] == ["input", "Meta", "UNet", "ground truth"]
+    out = plot_panel_rows(rows, tmp_path / "fig.png", "Figure 2")
+    assert out.stat().st_size > 0

@@ -68,3 +68,68 @@ def plot_reconstructions(ground_truth: np.ndarray, columns: Mapping[str, np.ndar
                 ax.set_xlabel(f"{metrics[label][i]:.1f} dB", fontsize=7)
     fig.suptitle(title, fontsize=9)
     return _save(fig, out_png)
+
+
+def figure_layout(experiments: Mapping[str, str | Mapping[str, str]]) -> list[tuple[str, dict[str, str]]]:
+    """Row groups of a figure spec's ``experiments``: ``[(row label, {column label: id})]``.
+
+    Flat (``{column label: id}``): one group, every method on the same measurement (Figures 1
+    and 3). Nested (``{row label: {column label: id}}``): one row per setting, each with its
+    own measurement (Figure 2: one row per number of observed pixels, Meta and UNet columns).
+    """
+    if all(isinstance(v, str) for v in experiments.values()):
+        return [("", dict(experiments))]
+    if not all(isinstance(v, Mapping) for v in experiments.values()):
+        raise ValueError("figure experiments: either all column → id, or all row → {column → id}")
+    return [(str(row), dict(cols)) for row, cols in experiments.items()]
+
+
+def figure_experiments(experiments: Mapping[str, str | Mapping[str, str]]) -> list[str]:
+    """Every experiment id a figure shows, in order, once."""
+    return list(dict.fromkeys(eid for _, cols in figure_layout(experiments) for eid in cols.values()))
+
+
+Panel = tuple[str, np.ndarray, "float | None"]
+
+
+def grid_rows(ground_truth: np.ndarray, layout: Sequence[tuple[str, Mapping[str, str]]],
+              recon: Mapping[str, np.ndarray], measurement: Mapping[str, np.ndarray],
+              psnr: Mapping[str, Sequence[float]], input_psnr: Mapping[str, Sequence[float]],
+              n_images: int) -> list[tuple[str, list[Panel]]]:
+    """The panels of a reconstruction figure: one row per (image, row group), each
+    ``[("input", y, PSNR), (method, x̂, PSNR)…, ("ground truth", x, None)]`` where y is the
+    group's own measurement (that of its first experiment). Arrays keyed by experiment id."""
+    rows = []
+    for i in range(min(n_images, len(ground_truth))):
+        for label, cols in layout:
+            first = next(iter(cols.values()))
+            panels: list[Panel] = [("input", measurement[first][i], float(input_psnr[first][i]))]
+            panels += [(col, recon[eid][i], float(psnr[eid][i])) for col, eid in cols.items()]
+            panels.append(("ground truth", ground_truth[i], None))
+            rows.append((label, panels))
+    return rows
+
+
+def plot_panel_rows(rows: Sequence[tuple[str, Sequence[Panel]]], out_png: str | Path, title: str) -> Path:
+    """Draw :func:`grid_rows`: panel names above the first row, row labels at the left,
+    PSNR under each panel."""
+    width = max(len(panels) for _, panels in rows)
+    fig, axes = plt.subplots(len(rows), width, figsize=(1.6 * width, 1.7 * len(rows)), squeeze=False)
+    for r, (label, panels) in enumerate(rows):
+        for j in range(width):
+            ax = axes[r, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j >= len(panels):
+                ax.axis("off")
+                continue
+            name, img, value = panels[j]
+            ax.imshow(np.clip(np.asarray(img, dtype=np.float32), 0, 1), interpolation="nearest")
+            if r == 0:
+                ax.set_title(name, fontsize=8)
+            if value is not None:
+                ax.set_xlabel(f"{value:.1f} dB", fontsize=7)
+            if j == 0 and label:
+                ax.set_ylabel(label, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, out_png)
