@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from metainv.data.store import write_store
-from metainv.learned import fit_supervised, load_learned, reconstruct_learned
+from metainv.learned import load_learned
+from metainv.stages.reconstruct_learned import reconstruct_learned
 from metainv.stages.train_unet import train_unet
 from metainv.stages.train_unrolled import train_unrolled
 
@@ -42,7 +43,9 @@ def test_unet_trains_saves_and_reconstructs_with_k_observed_pixels(tmp_path):
     store = _store(tmp_path / "store", 16)
     out = tmp_path / "run"
     spec = unet_spec()
-    rows = train_unet(spec, store, out / "model.pt", out / "train_log.csv", CPU, progress=False)
+    rows = train_unet(spec, store, out / "model.pt", out / "train_log.csv", CPU, progress=False,
+                      curve_path=out / "curve.png")
+    assert (out / "curve.png").exists()
     assert len(rows) == 6 and "val_psnr" in rows[2] and (out / "checkpoint.pt").exists()
     recon = reconstruct_learned(spec, out / "model.pt", store, out / "recon.npz", CPU)
     with np.load(recon) as f:
