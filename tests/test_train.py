@@ -58,9 +58,46 @@ def test_non_finite_loss_stops_with_message_and_keeps_checkpoint(tmp_path):
     def step_fn(step):
         return {"loss": float("nan") if step == 4 else 1.0}
 
-    with pytest.raises(NonFiniteLossError, match="non-finite loss .* at step 4"):
+    with pytest.raises(NonFiniteLossError) as err:
         trainer.run(step_fn)
+    msg = str(err.value)
+    assert "non-finite loss (nan) at step 5 of 10" in msg
+    # says what exists and what a rerun does; never advises "lower the rate and resume",
+    # because a changed rate changes the fingerprint and the checkpoint is set aside
+    assert "checkpoint.pt (step 3, finite) is kept" in msg
+    assert "resumes from step 3" in msg and "checkpoint.stale" in msg and "starts over from step 0" in msg
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 3
+
+
+def test_non_finite_loss_at_the_first_step_mentions_no_checkpoint(tmp_path):
+    _, trainer, _ = make(tmp_path, total=10)
+    with pytest.raises(NonFiniteLossError) as err:
+        trainer.run(lambda step: {"loss": float("inf")})
+    msg = str(err.value)
+    assert "at step 1 of 10" in msg and "No checkpoint was written" in msg
+    assert "kept" not in msg.replace("nothing is kept", "") and "resume" not in msg
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_overflowing_learning_rate_gives_the_same_clear_error(tmp_path):
+    # Adam with lr=1e39 raises torch's raw "value cannot be converted ... without overflow"
+    _, trainer, step_fn = make(tmp_path, total=10, lr=1e39)
+    with pytest.raises(NonFiniteLossError) as err:
+        trainer.run(step_fn)
+    msg = str(err.value)
+    assert "update overflowed" in msg and "at step 1 of 10" in msg and "No checkpoint" in msg
+    assert isinstance(err.value.__cause__, RuntimeError)
+
+
+def test_other_runtime_errors_pass_through(tmp_path):
+    _, trainer, _ = make(tmp_path, total=3)
+
+    def step_fn(step):
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch") as err:
+        trainer.run(step_fn)
+    assert not isinstance(err.value, NonFiniteLossError)
 
 
 def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path):

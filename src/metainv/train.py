@@ -7,8 +7,9 @@ The loop owns what every long job needs and nothing model-specific:
   from the last checkpoint and ends with the same weights as an uninterrupted run;
 * a configuration fingerprint in the checkpoint, so a stale checkpoint from a different
   configuration is never resumed (it is set aside and training starts over);
-* a non-finite loss stops training with a :class:`NonFiniteLossError` naming the step,
-  leaving the last good checkpoint in place — never a NaN model;
+* a non-finite loss (or an optimiser update that overflows the parameters' dtype, e.g. a
+  learning rate of 1e39) stops training with a :class:`NonFiniteLossError` that names the
+  step, says which checkpoint exists and what a rerun will do — never a NaN model;
 * a CSV log (one row per step, validation columns where validated) and a tqdm bar.
 
 The model-specific part is ``step_fn(step) -> {"loss": float, ...}``, which draws its batch
@@ -38,7 +39,7 @@ Measure = Callable[[torch.Tensor, torch.Generator], tuple[Any, torch.Tensor]]
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN/Inf loss; the last finite checkpoint is kept."""
+    """Training produced a NaN/Inf loss or an overflowing update; no NaN model is written."""
 
 
 def fingerprint(spec: Any) -> str:
@@ -102,6 +103,7 @@ class Trainer:
         self.step = 0
         self.rows: list[dict[str, float]] = []
         self.resumed_from: int | None = None
+        self.saved_step: int | None = None  # step of the checkpoint on disk for this config
         # modules trained but never switched to train mode (a BatchNorm prior keeps its
         # running statistics while its weights are fine-tuned)
         self.keep_eval = set(keep_eval)
@@ -119,6 +121,7 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         atomic_torch_save(self.state(), self.checkpoint_path)
+        self.saved_step = self.step
         self.write_log()
 
     def try_resume(self) -> bool:
@@ -144,7 +147,7 @@ class Trainer:
         self.generator.set_state(state["generator"])
         self.step = int(state["step"])
         self.rows = list(state["rows"])
-        self.resumed_from = self.step
+        self.resumed_from = self.saved_step = self.step
         log.info("resumed %s from step %d", self.checkpoint_path, self.step)
         return True
 
@@ -162,6 +165,21 @@ class Trainer:
             writer.writerows(self.rows)
         os.replace(tmp, self.log_path)
 
+    def non_finite_message(self, what: str) -> str:
+        """Say what failed, which checkpoint exists and what a rerun will do."""
+        head = f"{self.desc}: {what} at step {self.step + 1} of {self.total_steps}. "
+        if self.saved_step is None:
+            return head + (
+                "No checkpoint was written before the failure, so nothing is kept; a rerun "
+                "starts from step 0. Lower the learning rate(s) or check the data first.")
+        saved = self.saved_step
+        return head + (
+            f"The checkpoint {self.checkpoint_path} (step {saved}, finite) is kept. Rerunning "
+            f"unchanged resumes from step {saved} and repeats the same steps, so it will most "
+            f"likely fail the same way. Changing any training setting (a lower learning rate, "
+            f"other data) changes the run's fingerprint: that checkpoint is then moved to "
+            f"{self.checkpoint_path.with_suffix('.stale').name} and training starts over from step 0.")
+
     # -- the loop ------------------------------------------------------------------------
     def run(self, step_fn: StepFn, validate_fn: ValidateFn | None = None, validate_every: int = 0) -> list[dict]:
         """Train until ``total_steps``; return the log rows."""
@@ -173,14 +191,16 @@ class Trainer:
             while self.step < self.total_steps:
                 for name, m in self.modules.items():
                     m.train(name not in self.keep_eval)
-                out = dict(step_fn(self.step))
+                try:
+                    out = dict(step_fn(self.step))
+                except RuntimeError as e:
+                    # torch raises this when an update (lr × step) exceeds the dtype's range
+                    if "overflow" not in str(e):
+                        raise
+                    raise NonFiniteLossError(self.non_finite_message(f"the update overflowed ({e})")) from e
                 loss = float(out["loss"])
                 if not math.isfinite(loss):
-                    raise NonFiniteLossError(
-                        f"{self.desc}: non-finite loss ({loss}) at step {self.step}; the last "
-                        f"finite checkpoint ({self.checkpoint_path}) is kept. Lower the learning "
-                        f"rate(s) or check the data, then rerun to resume from it."
-                    )
+                    raise NonFiniteLossError(self.non_finite_message(f"non-finite loss ({loss})"))
                 self.step += 1
                 row = {"step": self.step, **{k: float(v) for k, v in out.items()}}
                 if validate_fn is not None and validate_every and (

@@ -1,5 +1,10 @@
 """Helpers for the data tests: a miniature CelebA built in the test and a local HTTP server.
 
+The server is also an HTTP proxy: a ``CONNECT`` to ``drive.google.com`` or
+``drive.usercontent.google.com`` is answered with TLS (a self-signed certificate made here,
+:func:`drive_certificate`) and served by a miniature Google Drive, so that ``gdown`` runs
+its real code against 127.0.0.1.
+
 The miniature release has the real layout: ``img_align_celeba.zip`` holding
 ``img_align_celeba/000001.jpg`` … ``000012.jpg`` (178 wide × 218 high) and the five text
 files; ``list_eval_partition.txt`` puts 000001–000008 in train, 000009–000010 in valid and
@@ -8,10 +13,14 @@ files; ``list_eval_partition.txt`` puts 000001–000008 in train, 000009–00001
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import re
 import socket
+import socketserver
+import ssl
+import tempfile
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -94,6 +103,53 @@ def make_mini_celeba(corrupt: dict[str, bytes] | None = None) -> MiniCeleba:
 
 # ----------------------------------------------------------------------------- HTTP server
 
+DRIVE_HOSTS = ("drive.google.com", "drive.usercontent.google.com")
+_CERT: dict[str, str] = {}
+
+
+def drive_certificate() -> tuple[str, str]:
+    """(certificate, key) PEM paths of a self-signed CA certificate for :data:`DRIVE_HOSTS`."""
+    if not _CERT:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "metainv test Drive")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in DRIVE_HOSTS]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False,
+                                         False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        folder = Path(tempfile.mkdtemp(prefix="metainv-drive-cert-"))
+        (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (folder / "key.pem").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        _CERT.update(cert=str(folder / "cert.pem"), key=str(folder / "key.pem"))
+    return _CERT["cert"], _CERT["key"]
+
+
+DRIVE_QUOTA_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title></head><body>"
+    b'<p class="uc-error-caption">Sorry, you can\'t view or download this file at this time.</p>'
+    b'<p class="uc-error-subcaption">Too many users have viewed or downloaded this file recently.'
+    b" Please try accessing the file again later.</p></body></html>"
+)
+
 HTML_PAGE = (b"<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title></head>"
              b"<body>Too many users have viewed or downloaded this file recently.</body></html>")
 
@@ -106,15 +162,25 @@ class FixtureServer:
     ``/corrupt/<name>``  the file with one byte flipped
     ``/html/<name>``     an HTML quota page with status 200
     ``/missing/<name>``  404
-    ``/gdrive/download`` Drive: without ``confirm`` the virus-scan form, with it the file (by id)
-    ``/quota/download``  Drive answering every request with its quota page
+
+    Through ``CONNECT`` (``proxy`` / ``ca_bundle`` for gdown): ``drive.google.com/uc?id=``
+    redirects to ``drive.usercontent.google.com/download``, which answers with the
+    virus-scan form, and with ``confirm`` the file (``Content-Disposition``). ``drive_mode``
+    changes that: ``"quota"`` (the quota page), ``"cut"`` (each file's first transfer drops
+    after half its bytes), ``"corrupt"`` (one byte flipped).
     """
 
     def __init__(self, files: dict[str, bytes], ids: dict[str, str]):
         self.files = files
         self.by_id = {ids[name]: data for name, data in files.items()}
+        self.names = {ids[name]: name for name in files}
         self.requests: list[tuple[str, str | None]] = []
         self.cut_done: set[str] = set()
+        self.drive_mode = "ok"
+        cert, key = drive_certificate()
+        self.ca_bundle = cert
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -123,28 +189,68 @@ class FixtureServer:
             def log_message(self, *args):  # keep pytest output clean
                 pass
 
+            tunnel_host: str | None = None
+
+            def do_CONNECT(self):
+                host = self.path.split(":")[0]
+                server.requests.append((f"CONNECT {self.path}", None))
+                if host not in DRIVE_HOSTS:
+                    return self._send(502, b"only the miniature Drive is proxied")
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.connection = tls.wrap_socket(self.connection, server_side=True)
+                self.rfile = self.connection.makefile("rb")
+                self.wfile = socketserver._SocketWriter(self.connection)
+                self.tunnel_host = host
+                self.close_connection = False
+                while not self.close_connection:
+                    self.handle_one_request()
+
+            def do_drive(self):
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                file_id = query.get("id", "")
+                if server.drive_mode == "quota":
+                    return self._send(200, DRIVE_QUOTA_PAGE, "text/html; charset=utf-8")
+                if self.tunnel_host == "drive.google.com" and url.path == "/uc":
+                    self.send_response(303)
+                    self.send_header("Location", "https://drive.usercontent.google.com/download"
+                                                 f"?id={file_id}&export=download")
+                    self.send_header("Content-Length", "0")
+                    return self.end_headers()
+                if url.path != "/download" or file_id not in server.by_id:
+                    return self._send(404, b"no such file")
+                if query.get("confirm") != "t":
+                    form = (
+                        '<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning'
+                        '</title></head><body><form id="download-form" '
+                        'action="https://drive.usercontent.google.com/download" method="get">'
+                        '<input type="submit" id="uc-download-link" value="Download anyway"/>'
+                        f'<input type="hidden" name="id" value="{file_id}">'
+                        '<input type="hidden" name="export" value="download">'
+                        '<input type="hidden" name="confirm" value="t">'
+                        '<input type="hidden" name="uuid" value="1234-abcd"></form></body></html>'
+                    )
+                    return self._send(200, form.encode(), "text/html; charset=utf-8")
+                data = server.by_id[file_id]
+                name = server.names[file_id]
+                disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+                if server.drive_mode == "corrupt":
+                    data = bytearray(data)
+                    data[len(data) // 2] ^= 0xFF
+                    data = bytes(data)
+                if server.drive_mode == "cut" and file_id not in server.cut_done:
+                    server.cut_done.add(file_id)
+                    return self._send_cut(data, disposition)
+                return self._send_file(data, disposition)
+
             def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Range")))
+                if self.tunnel_host is not None:
+                    return self.do_drive()
                 url = urlparse(self.path)
                 parts = url.path.strip("/").split("/", 1)
                 mode, name = parts[0], parts[1] if len(parts) > 1 else ""
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                if mode == "gdrive":
-                    if query.get("confirm") != "t":
-                        form = (
-                            '<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning'
-                            '</title></head><body><form id="download-form" action="/gdrive/download"'
-                            ' method="get"><input type="submit" value="Download anyway"/>'
-                            f'<input type="hidden" name="id" value="{query.get("id", "")}">'
-                            '<input type="hidden" name="export" value="download">'
-                            '<input type="hidden" name="confirm" value="t">'
-                            '<input type="hidden" name="uuid" value="1234-abcd"></form></body></html>'
-                        )
-                        return self._send(200, form.encode(), "text/html; charset=utf-8")
-                    data = server.by_id.get(query.get("id"))
-                    return self._send_file(data) if data is not None else self._send(404, b"no")
-                if mode == "quota":
-                    return self._send(200, HTML_PAGE, "text/html; charset=utf-8")
                 if mode == "html":
                     return self._send(200, HTML_PAGE, "text/html; charset=utf-8")
                 data = server.files.get(name)
@@ -156,18 +262,23 @@ class FixtureServer:
                     return self._send_file(bytes(data))
                 if mode == "cut" and name not in server.cut_done:
                     server.cut_done.add(name)
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.send_header("Content-Type", "application/octet-stream")
-                    self.end_headers()
-                    self.wfile.write(data[: len(data) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
+                    return self._send_cut(data)
                 return self._send_file(data)
 
-            def _send_file(self, data: bytes):
+            def _send_cut(self, data: bytes, extra: dict | None = None):
+                """Announce the whole file, send half of it, drop the connection."""
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Type", "application/octet-stream")
+                for k, v in (extra or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+            def _send_file(self, data: bytes, extra: dict | None = None):
                 rng = self.headers.get("Range")
                 m = re.fullmatch(r"bytes=(\d+)-", rng or "")
                 if m:
@@ -186,6 +297,8 @@ class FixtureServer:
                     body = data
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Content-Type", "application/octet-stream")
+                for k, v in (extra or {}).items():
+                    self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -1,13 +1,21 @@
-"""download_celeba against a local server: clean, resumed, corrupt, HTML, dead mirror, Drive."""
+"""download_celeba against a local server: clean, resumed, corrupt, HTML, dead mirror, Drive.
+
+Google Drive is reached through gdown (its real code), routed by the fixture server acting
+as a TLS proxy for Drive's host names (see data_fixtures.FixtureServer)."""
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 
+import numpy as np
 import pytest
 
 from metainv.data import celeba
-from metainv.data.celeba import DownloadError, download_celeba, download_url, md5_file
+from metainv.data.celeba import DownloadError, download_celeba
+from metainv.data.transport import SourceError, download_gdrive, download_url, md5_file
+
+from data_fixtures import FixtureServer
 
 FAST = dict(retries=3, backoff=0.0, timeout=5.0, progress=False)
 ARCHIVE = "img_align_celeba.zip"
@@ -100,22 +108,73 @@ def test_mirror_template_with_name_placeholder(tmp_path, server, mini_celeba):
     assert_release_complete(tmp_path, mini_celeba)
 
 
+def drive(server):
+    return dict(gdrive_proxy=server.url, gdrive_verify=server.ca_bundle)
+
+
 def test_google_drive_confirmation_form_is_followed(tmp_path, server, dead_url, mini_celeba):
     download_celeba(tmp_path, [dead_url], use_gdrive=True, files=mini_celeba.files,
-                    gdrive_url=f"{server.url}/gdrive/download", **FAST)
+                    **drive(server), **FAST)
     assert_release_complete(tmp_path, mini_celeba)
     confirmed = [p for p, _ in server.requests if "confirm=t" in p and "uuid=1234-abcd" in p]
     assert len(confirmed) == len(mini_celeba.files)
+    assert ("CONNECT drive.google.com:443", None) in server.requests
+
+
+#: larger than gdown's 512 KiB read chunk, so a transfer cut half-way has bytes to keep
+BIG = np.random.default_rng(0).integers(0, 256, 3 << 19, dtype=np.uint8).tobytes()
+BIG_MD5 = hashlib.md5(BIG).hexdigest()
+
+
+@pytest.fixture
+def big_drive():
+    srv = FixtureServer({"big.bin": BIG}, {"big.bin": "gid-big"})
+    srv.drive_mode = "cut"  # each file's first transfer drops after half its bytes
+    yield srv
+    srv.close()
+
+
+def test_google_drive_cut_transfer_is_resumed(tmp_path, big_drive):
+    download_gdrive("gid-big", tmp_path / "big.bin", BIG_MD5, proxy=big_drive.url,
+                    verify=big_drive.ca_bundle, **FAST)
+    assert (tmp_path / "big.bin").read_bytes() == BIG
+    ranges = [r for _, r in big_drive.requests if r]
+    assert ranges == ["bytes=524288-"]  # the whole 512 KiB chunk received before the cut is kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
+
+
+def test_google_drive_partial_file_of_an_earlier_run_is_resumed(tmp_path, big_drive):
+    kw = dict(proxy=big_drive.url, verify=big_drive.ca_bundle, timeout=5.0, progress=False)
+    with pytest.raises(SourceError, match="incomplete"):  # one attempt: this run fails
+        download_gdrive("gid-big", tmp_path / "big.bin", BIG_MD5, retries=1, **kw)
+    [part] = tmp_path.glob("*.part")
+    assert part.stat().st_size == 524288 and not (tmp_path / "big.bin").exists()
+    big_drive.requests.clear()
+    download_gdrive("gid-big", tmp_path / "big.bin", BIG_MD5, retries=1, **kw)
+    assert (tmp_path / "big.bin").read_bytes() == BIG
+    assert [r for _, r in big_drive.requests if r] == ["bytes=524288-"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
+
+
+def test_google_drive_md5_mismatch_keeps_nothing(tmp_path, server, mini_celeba):
+    server.drive_mode = "corrupt"
+    with pytest.raises(DownloadError) as err:
+        download_celeba(tmp_path, [], use_gdrive=True, files=mini_celeba.files[:1],
+                        **drive(server), **FAST)
+    assert "Google Drive id gid-0" in str(err.value) and "md5" in str(err.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_every_source_failing_names_them_all(tmp_path, server, dead_url, mini_celeba):
     (tmp_path / ARCHIVE).write_bytes(b"<html>not a zip</html>")
+    server.drive_mode = "quota"
     with pytest.raises(DownloadError) as err:
         download_celeba(tmp_path, [dead_url, f"{server.url}/missing"], use_gdrive=True,
-                        files=mini_celeba.files, gdrive_url=f"{server.url}/quota/download", **FAST)
+                        files=mini_celeba.files, **drive(server), **FAST)
     msg = str(err.value)
     for needle in (f"local file {tmp_path / ARCHIVE}", f"mirror {dead_url}/{ARCHIVE}",
-                   "HTTP 404", "Google Drive id gid-0", "quota", str(tmp_path)):
+                   "HTTP 404", "Google Drive id gid-0",
+                   "Too many users have viewed or downloaded this file", str(tmp_path)):
         assert needle in msg, needle
     # the user's bad file is left for them to inspect; no partial download was added
     assert sorted(p.name for p in tmp_path.iterdir()) == [ARCHIVE]

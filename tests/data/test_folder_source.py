@@ -93,3 +93,60 @@ def test_prepare_folder_errors(tmp_path, photo_folder):
         prepare_folder(photo_folder, tmp_path / "o", 8, n_val=20)
     with pytest.raises(ValueError, match="only 10 images remain"):
         prepare_folder(photo_folder, tmp_path / "o", 8, n_val=4, n_train=11)
+
+
+def _tree_bytes(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_inputs_give_byte_identical_stores_and_manifests(tmp_path):
+    """Two preparations of the same folder (one with an unreadable file, skipped) write the
+    same bytes, whatever the chunking: no memory address, time or order leaks in."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"{i}.jpg").write_bytes(face_like_jpeg(i, 40, 40))
+    (folder / "2.jpg").write_bytes(b"\xff\xd8\xff garbage")  # Pillow: "cannot identify <BytesIO …>"
+    kw = dict(resolution=8, n_val=1, on_corrupt="skip", progress=False)
+    prepare_folder(folder, tmp_path / "a", **kw)
+    prepare_folder(folder, tmp_path / "b", workers=1, chunk_size=1, **kw)
+    a, b = _tree_bytes(tmp_path / "a"), _tree_bytes(tmp_path / "b")
+    assert sorted(a) == ["manifest.json", "train.npy", "val.npy"]
+    assert a == b
+    skipped = store.read_manifest(tmp_path / "a")["skipped"]
+    assert [s["error"] for s in skipped["train"] + skipped["val"]] == [
+        "UnidentifiedImageError: cannot identify image file '2.jpg'"]
+
+
+def test_images_below_the_minimum_size_are_unreadable(tmp_path):
+    """A 1×1 image is not upscaled into a flat training image: it fails or is skipped by name."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"{i}.jpg").write_bytes(face_like_jpeg(i, 40, 40))
+    Image.fromarray(np.full((1, 1, 3), 128, np.uint8)).save(folder / "dot.png")
+    Image.fromarray(np.full((30, 7, 3), 128, np.uint8)).save(folder / "sliver.png")  # 7×30 < 8
+    with pytest.raises(ImageReadError, match=r"dot.png: unreadable image .*1×1, smaller than the "
+                                             r"minimum side of 8 px \(data.min_size"):
+        prepare_folder(folder, tmp_path / "fail", 16, n_val=1, progress=False)
+    prepare_folder(folder, tmp_path / "skip", 16, n_val=1, on_corrupt="skip", progress=False)
+    m = store.read_manifest(tmp_path / "skip")
+    skipped = m["skipped"]["train"] + m["skipped"]["val"]
+    assert sorted(s["name"] for s in skipped) == ["dot.png", "sliver.png"]
+    assert m["min_size"] == 8 and m["splits"]["train"]["count"] + m["splits"]["val"]["count"] == 5
+    # an explicit minimum overrides the default (resolution / 2)
+    prepare_folder(folder, tmp_path / "small", 16, n_val=1, min_size=5, on_corrupt="skip",
+                   progress=False)
+    m = store.read_manifest(tmp_path / "small")
+    assert [s["name"] for s in m["skipped"]["train"] + m["skipped"]["val"]] == ["dot.png"]
+    with pytest.raises(ImageReadError, match="31×30, smaller than the minimum side of 32"):
+        load_image(_png(31, 30), 64)
+    assert load_image(_png(31, 30), 64, min_size=30).shape == (64, 64, 3)
+
+
+def _png(w, h):
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()

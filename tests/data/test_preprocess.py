@@ -11,13 +11,11 @@ import torch
 from PIL import Image
 
 from metainv.data import store
-from metainv.data.celeba import read_partition
+from metainv.data.celeba import prepare_celeba, read_partition
 from metainv.data.preprocess import (
     ImageReadError,
-    NpyStreamWriter,
     crop_box,
     load_image,
-    prepare_celeba,
     selection_order,
 )
 
@@ -90,19 +88,19 @@ def test_exif_orientation_is_applied():
 
 def test_npy_stream_writer_matches_store_checksum(tmp_path):
     data = np.random.default_rng(0).integers(0, 256, (7, 4, 4, 3), dtype=np.uint8)
-    w = NpyStreamWriter(tmp_path / "train.npy", data.shape)
+    w = store.NpyStreamWriter(tmp_path / "train.npy", data.shape)
     for chunk in np.array_split(data, 3):
         w.append(chunk)
     sha = w.commit()
     assert (np.load(tmp_path / "train.npy") == data).all()
     assert sha == store._sha256_file(tmp_path / "train.npy")
     assert sha == store.write_split(tmp_path / "ref", "train", data)  # byte-identical to np.save
-    w = NpyStreamWriter(tmp_path / "val.npy", data.shape)
+    w = store.NpyStreamWriter(tmp_path / "val.npy", data.shape)
     w.append(data[:3])
     with pytest.raises(ValueError, match="3 images written, 7 expected"):
         w.commit()
     assert not (tmp_path / "val.npy").exists() and not (tmp_path / "val.npy.tmp").exists()
-    w = NpyStreamWriter(tmp_path / "short.npy", (123456, 4, 4, 3))  # header shrinks in place
+    w = store.NpyStreamWriter(tmp_path / "short.npy", (123456, 4, 4, 3))  # header shrinks in place
     w.append(data[:3])
     assert w.commit(allow_fewer=True) == store.write_split(tmp_path / "ref", "val", data[:3])
     assert (np.load(tmp_path / "short.npy") == data[:3]).all()
@@ -159,7 +157,8 @@ def test_prepare_celeba_is_deterministic_and_independent_of_chunking(tmp_path, r
     prepare(raw_dir, tmp_path / "a", mini_celeba.files, resolution=8)
     prepare(raw_dir, tmp_path / "b", mini_celeba.files, resolution=8, chunk_size=2, workers=1)
     ma, mb = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in "ab")
-    assert ma["splits"] == mb["splits"]
+    for f in ("manifest.json", "train.npy", "val.npy"):  # byte-identical, not only equal splits
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     prepare(raw_dir, tmp_path / "c", mini_celeba.files, resolution=8, seed=3)
     mc = store.read_manifest(tmp_path / "c")
     assert mc["splits"]["train"]["sources"] != ma["splits"]["train"]["sources"]
@@ -214,6 +213,10 @@ def test_corrupt_jpeg_is_skipped_listed_and_replaced(tmp_path, corrupt_raw):
     assert store.load_split(tmp_path / "all", "train").shape == (7, 16, 16, 3)
     assert store.read_manifest(tmp_path / "all")["splits"]["train"]["sources"] == sorted(
         set(pool) - {image_name(3)})
+    prepare(raw, tmp_path / "again", mini.files, n_train=7, seed=seed, on_corrupt="skip",
+            workers=1, chunk_size=3)
+    for f in ("manifest.json", "train.npy", "val.npy"):  # a rerun writes the same bytes
+        assert (tmp_path / "again" / f).read_bytes() == (tmp_path / f).read_bytes(), f
 
 
 def test_damaged_archive_member_is_reported_by_name(tmp_path, mini_celeba):

@@ -45,3 +45,10 @@ def test_sample_dataset_is_deterministic_and_split(tmp_path):
     train_src = set(read_manifest(tmp_path / "a")["splits"]["train"]["sources"])
     val_src = set(read_manifest(tmp_path / "a")["splits"]["val"]["sources"])
     assert not train_src & val_src
+
+
+def test_sample_store_is_byte_reproducible(tmp_path):
+    for d in "ab":
+        prepare_sample(tmp_path / d, 8, n_val=5)
+    for f in ("manifest.json", "train.npy", "val.npy"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f

@@ -67,6 +67,7 @@ def test_paper_config_plans_download_and_prepare(tmp_path):
         assert job["output"] == [f"data/processed/celeba/{res}/{f}" for f in STORE_FILES]
         assert (f"--resolution {res} --n-train {config['data']['n_train']} "
                 f"--n-val {config['data']['n_val']} --seed {config['seed']}") in job["shell"]
+        assert "--min-size" not in job["shell"]  # default: resolution / 2, decided by the command
         assert_cli_accepts(job["shell"])
     assert 128 in planned_res and planned_res <= task_res
 
@@ -88,7 +89,7 @@ def test_folder_source_replaces_celeba(tmp_path):
     override = tmp_path / "folder.yaml"
     override.write_text(yaml.safe_dump(
         {"data": {"source": "folder", "folder": "/photos/my faces", "n_train": None, "n_val": 50,
-                  "on_corrupt": "skip"}}))
+                  "on_corrupt": "skip", "min_size": 20}}))
     rc, text = dry_run(tmp_path, "--configfile", str(PAPER_CONFIG), str(override))
     assert rc == 0, text
     jobs = planned_jobs(text)
@@ -100,6 +101,7 @@ def test_folder_source_replaces_celeba(tmp_path):
     assert folder_job["output"] == [f"data/processed/folder/128/{f}" for f in STORE_FILES]
     assert "--folder '/photos/my faces'" in folder_job["shell"]
     assert "--n-train all --n-val 50" in folder_job["shell"] and "--on-corrupt skip" in folder_job["shell"]
+    assert "--min-size 20" in folder_job["shell"]
     assert_cli_accepts(folder_job["shell"])
 
 
@@ -108,3 +110,15 @@ def test_folder_source_without_folder_is_refused(tmp_path):
     override.write_text(yaml.safe_dump({"data": {"source": "folder"}}))
     rc, text = dry_run(tmp_path, "--configfile", str(PAPER_CONFIG), str(override))
     assert rc != 0 and "data.folder is not set" in text
+
+
+def test_mirror_templates_reach_the_command_verbatim(tmp_path):
+    """``{name}`` templates (the documented form) must not be read as Snakemake wildcards."""
+    override = tmp_path / "mirrors.yaml"
+    mirrors = ["http://host/path/{name}", "https://other.example/celeba/", "http://x/{name}?dl=1"]
+    override.write_text(yaml.safe_dump({"data": {"celeba": {"mirrors": mirrors, "gdrive": False}}}))
+    rc, text = dry_run(tmp_path, "--configfile", str(PAPER_CONFIG), str(override))
+    assert rc == 0, text
+    [download] = [j for j in planned_jobs(text) if j["rule"] == "download_celeba"]
+    args = build_parser().parse_args(shlex.split(download["shell"].split(" 2> ")[0])[1:])
+    assert args.mirror == mirrors and args.gdrive is False

@@ -179,3 +179,44 @@ def test_pull_of_corrupt_or_missing_objects_fails_clearly_and_workflow_rebuilds(
                 if "/meta_center_m3/" not in k and "/meta_center_m7/" not in k}
     assert restored == expected
     assert planned_jobs(clone) == dependants_of_training("meta_center_m3", "meta_center_m7")
+
+
+def test_pull_of_truncated_object_or_missing_directory_listing_fails_clearly_and_rebuilds(
+    pushed, tmp_path
+):
+    """A remote object cut short (an interrupted upload) and a unit whose ``.dir`` object (the
+    directory listing) is gone: both named, neither placed in the workspace, both rebuilt."""
+    import yaml
+
+    origin, remote = pushed
+    damaged = tmp_path / "damaged-remote"
+    shutil.copytree(remote, damaged)
+
+    def remote_path(digest: str) -> Path:
+        return damaged / "files" / "md5" / digest[:2] / digest[2:]
+
+    model = origin / TASK_DIR / "meta_center_m3" / "model.pt"
+    obj = remote_path(hashlib.md5(model.read_bytes()).hexdigest())
+    obj.write_bytes(obj.read_bytes()[: obj.stat().st_size // 2])  # truncated, same name
+    [out] = yaml.safe_load((origin / TASK_DIR / "meta_center_m5.dvc").read_text())["outs"]
+    assert out["md5"].endswith(".dir")
+    remote_path(out["md5"]).unlink()  # the listing of meta_center_m5/ is missing
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    use_remote(clone, damaged)
+    proc = artifacts(clone, "pull", *CONFIG, check=False)
+    out_text = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out_text[-3000:]
+    assert "ERROR: dvc pull could not restore every artifact" in out_text
+    for exp in ("meta_center_m3", "meta_center_m5"):
+        assert f"  {TASK_DIR}/{exp}\n" in out_text  # named as not restored
+        assert not (clone / TASK_DIR / exp).exists()  # nothing truncated or partial placed
+    restored = versioned_files(clone)
+    expected = {k: v for k, v in versioned_files(origin).items()
+                if "/meta_center_m3/" not in k and "/meta_center_m5/" not in k}
+    assert restored == expected
+    assert planned_jobs(clone) == dependants_of_training("meta_center_m3", "meta_center_m5")
+    # the truncated copy never entered the cache: a later checkout cannot place it either
+    dvc(clone, "checkout", f"{TASK_DIR}/meta_center_m3.dvc", check=False)
+    assert not (clone / TASK_DIR / "meta_center_m3").exists()

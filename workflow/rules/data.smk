@@ -29,7 +29,8 @@ rule download_celeba:
     output:
         checksums=f"{CELEBA_RAW}/checksums.md5",
     params:
-        sources=" ".join(f"--mirror {shlex.quote(m)}" for m in DATA["celeba"]["mirrors"])
+        # a function: a mirror template's {name} is for the command, not a Snakemake wildcard
+        sources=lambda wc: " ".join(f"--mirror {shlex.quote(m)}" for m in DATA["celeba"]["mirrors"])
         + ("" if DATA["celeba"]["gdrive"] else " --no-gdrive"),
         raw=lambda wc, output: str(Path(output.checksums).parent),
         retries=DATA["celeba"]["retries"],
@@ -53,6 +54,7 @@ rule prepare_celeba:
     params:
         raw=lambda wc, input: str(Path(input.checksums).parent),
         flags=_data_flags(),
+        min_size=f"--min-size {DATA['min_size']}" if DATA["min_size"] else "",
     threads: DATA["workers"]
     log:
         "logs/prepare_celeba/{res}.log",
@@ -61,7 +63,7 @@ rule prepare_celeba:
     shell:
         "metainv prepare --source celeba --raw-dir {params.raw} "
         "--out data/processed/celeba/{wildcards.res} --resolution {wildcards.res} "
-        "{params.flags} --workers {threads} 2> {log}"
+        "{params.flags} {params.min_size} --workers {threads} 2> {log}"
 
 
 rule prepare_folder:
@@ -74,6 +76,7 @@ rule prepare_folder:
     params:
         folder=shlex.quote(str(DATA["folder"])),
         flags=_data_flags(),
+        min_size=f"--min-size {DATA['min_size']}" if DATA["min_size"] else "",
     threads: DATA["workers"]
     log:
         "logs/prepare_folder/{res}.log",
@@ -82,4 +85,4 @@ rule prepare_folder:
     shell:
         "metainv prepare --source folder --folder {params.folder} "
         "--out data/processed/folder/{wildcards.res} --resolution {wildcards.res} "
-        "{params.flags} --workers {threads} 2> {log}"
+        "{params.flags} {params.min_size} --workers {threads} 2> {log}"

@@ -1,4 +1,4 @@
-"""CelebA acquisition: download (mirrors → Google Drive → files already placed), verify, read.
+"""CelebA: download (mirrors → Google Drive → files already placed), verify, read, prepare.
 
 The six files of the aligned-and-cropped CelebA release (Liu et al., ICCV 2015), with the
 Google Drive ids and md5 sums that torchvision's ``CelebA`` dataset lists, are in
@@ -8,11 +8,11 @@ in ``raw_dir`` (``data/raw/celeba/`` in the workflow):
 1. a file already in ``raw_dir`` whose md5 matches is used as is (never re-downloaded);
 2. otherwise each plain HTTP(S) mirror is tried in the order given, then Google Drive.
 
-Every transfer streams into ``<name>.part`` (resumed with an HTTP ``Range`` request after a
-dropped connection, retried with exponential backoff), is checked against its md5, and only
-then renamed atomically to ``<name>``; an HTML page (Drive's quota or virus-scan pages, a
-mirror's error page) is recognised and never saved as the file. When every source fails the
-:class:`DownloadError` lists what was tried and how to place the files by hand.
+The transport is :mod:`metainv.data.transport`: mirrors through its resumable HTTP
+download, Google Drive through ``gdown``; both resume an interrupted transfer, check the md5
+and only then rename the file to ``<name>``, and never save an HTML page as the file. When
+every source fails the :class:`DownloadError` lists what was tried and how to place the
+files by hand.
 
 Images are read straight out of ``img_align_celeba.zip`` by :class:`CelebAImages` (no
 extraction of 202,599 files), or from an already extracted ``img_align_celeba/`` folder.
@@ -20,20 +20,24 @@ extraction of 202,599 files), or from an already extracted ``img_align_celeba/``
 
 from __future__ import annotations
 
-import hashlib
-import html
 import logging
 import os
-import re
 import threading
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 import requests
-from tqdm.auto import tqdm
+
+from metainv.data.preprocess import Crop, OnCorrupt, build_store, selection_order
+from metainv.data.transport import (  # noqa: F401  (md5_file, NotTheFileError: re-exported)
+    NotTheFileError,
+    SourceError,
+    download_gdrive,
+    download_url,
+    md5_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,217 +71,10 @@ CHECKSUMS_FILE = "checksums.md5"
 #: ``list_eval_partition.txt`` codes → split names.
 PARTITION_CODES = {0: "train", 1: "valid", 2: "test"}
 
-GDRIVE_URL = "https://drive.usercontent.google.com/download"
-USER_AGENT = "metainv-data/0.1 (+https://github.com/; python-requests)"
 
 
 class DownloadError(RuntimeError):
     """No source could deliver a verified copy of one or more files."""
-
-
-class SourceError(RuntimeError):
-    """One source failed for one file (the next source is then tried)."""
-
-
-class NotTheFileError(SourceError):
-    """The server answered with something that is not the file (an HTML page)."""
-
-
-def md5_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex md5 of a file, read in 1 MiB chunks."""
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _looks_like_html(first_bytes: bytes) -> bool:
-    head = first_bytes[:512].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in head
-
-
-def _part_path(dest: Path) -> Path:
-    return dest.with_name(dest.name + ".part")
-
-
-def download_url(
-    url: str,
-    dest: str | Path,
-    md5: str | None,
-    *,
-    session: requests.Session | None = None,
-    params: Mapping[str, str] | None = None,
-    retries: int = 5,
-    backoff: float = 1.0,
-    timeout: float = 60.0,
-    chunk_size: int = 1 << 16,
-    progress: bool = True,
-) -> Path:
-    """Fetch ``url`` into ``dest``: resumable, retried, md5-checked, renamed atomically.
-
-    Bytes go to ``dest.part``. A dropped connection is resumed with ``Range: bytes=<n>-``
-    (a server that ignores the range and answers 200 restarts the file). Up to ``retries``
-    attempts, sleeping ``backoff * 2**k`` seconds between them. A response that is an
-    HTML page raises :class:`NotTheFileError`; an md5 mismatch deletes the partial file and
-    raises :class:`SourceError`. Only a verified file is renamed to ``dest``.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = _part_path(dest)
-    own_session = session is None
-    session = session or requests.Session()
-    session.headers.setdefault("User-Agent", USER_AGENT)
-    last_error: Exception | None = None
-    try:
-        for attempt in range(retries):
-            if attempt:
-                time.sleep(backoff * 2 ** (attempt - 1))
-            offset = part.stat().st_size if part.exists() else 0
-            # identity encoding: byte ranges then count the file's own bytes, not gzip's
-            headers = {"Accept-Encoding": "identity"}
-            if offset:
-                headers["Range"] = f"bytes={offset}-"
-            try:
-                with session.get(url, params=params, headers=headers, stream=True,
-                                 timeout=timeout) as r:
-                    if r.status_code == 416 and offset:  # range beyond the end: partial is complete or stale
-                        if md5 is None or md5_file(part) == md5:
-                            break
-                        part.unlink()
-                        continue
-                    if r.status_code >= 400:
-                        err = SourceError(f"HTTP {r.status_code} from {r.url}")
-                        if r.status_code in (404, 403, 401, 410):
-                            raise err  # permanent: retrying will not help
-                        last_error = err
-                        continue
-                    resumed = r.status_code == 206 and offset > 0
-                    if offset and not resumed:
-                        log.info("%s: server ignored the Range request; restarting", url)
-                    total = _total_size(r, offset if resumed else 0)
-                    mode = "ab" if resumed else "wb"
-                    with open(part, mode) as f, tqdm(
-                        total=total, initial=offset if resumed else 0, unit="B", unit_scale=True,
-                        desc=dest.name, disable=not progress, leave=False,
-                    ) as bar:
-                        first = True
-                        for block in r.iter_content(chunk_size):
-                            if first and not resumed:
-                                first = False
-                                if _looks_like_html(block):
-                                    raise NotTheFileError(
-                                        f"{r.url} answered with an HTML page, not {dest.name}: "
-                                        f"{_html_summary(block)}"
-                                    )
-                            f.write(block)
-                            bar.update(len(block))
-                break
-            except NotTheFileError:
-                part.unlink(missing_ok=True)
-                raise
-            except SourceError:
-                raise
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as e:
-                last_error = e
-                log.warning("%s: attempt %d/%d failed (%s)", url, attempt + 1, retries, e)
-        else:
-            raise SourceError(f"{url}: gave up after {retries} attempts ({last_error})")
-        if md5 is not None:
-            got = md5_file(part)
-            if got != md5:
-                part.unlink(missing_ok=True)
-                raise SourceError(f"{url}: md5 {got} != expected {md5}; partial file deleted")
-        os.replace(part, dest)
-        return dest
-    finally:
-        if own_session:
-            session.close()
-
-
-def _total_size(r: requests.Response, offset: int) -> int | None:
-    length = r.headers.get("Content-Length")
-    return int(length) + offset if length and length.isdigit() else None
-
-
-def _html_summary(block: bytes) -> str:
-    text = block.decode("utf-8", "replace")
-    title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
-    return html.unescape(title.group(1).strip()) if title else text[:120].replace("\n", " ")
-
-
-# ----------------------------------------------------------------------------- Google Drive
-
-_QUOTA_PATTERNS = ("quota", "too many users have viewed or downloaded", "rate limit")
-
-
-def download_gdrive(
-    file_id: str,
-    dest: str | Path,
-    md5: str | None,
-    *,
-    base_url: str = GDRIVE_URL,
-    session: requests.Session | None = None,
-    **kwargs,
-) -> Path:
-    """Download a public Google Drive file, passing Drive's "can't scan for viruses" page.
-
-    Drive answers large files with an HTML form (hidden inputs ``id``, ``export``,
-    ``confirm``, ``uuid``) that must be submitted to get the bytes; that form is parsed and
-    followed once. A quota / rate-limit page raises :class:`NotTheFileError` naming it.
-    """
-    own_session = session is None
-    session = session or requests.Session()
-    try:
-        params = {"id": file_id, "export": "download"}
-        try:
-            return download_url(base_url, dest, md5, session=session, params=params, **kwargs)
-        except NotTheFileError:
-            pass
-        # Fetch the page again (it is small) to read its form.
-        page = session.get(base_url, params=params, timeout=kwargs.get("timeout", 60.0))
-        text = page.text
-        lowered = text.lower()
-        if any(p in lowered for p in _QUOTA_PATTERNS):
-            raise NotTheFileError(
-                f"Google Drive refused {file_id} (quota / rate limit page: "
-                f"{_html_summary(text.encode())!r})"
-            )
-        form = _parse_confirm_form(text, file_id)
-        if form is None:
-            raise NotTheFileError(
-                f"Google Drive answered {file_id} with an HTML page without a download form "
-                f"({_html_summary(text.encode())!r})"
-            )
-        action, fields = form
-        action = requests.compat.urljoin(page.url, action) if action else base_url
-        return download_url(action, dest, md5, session=session, params=fields, **kwargs)
-    finally:
-        if own_session:
-            session.close()
-
-
-def _parse_confirm_form(text: str, file_id: str) -> tuple[str, dict[str, str]] | None:
-    """(action, hidden fields) of Drive's download-confirmation form, or None."""
-    form = re.search(r"<form[^>]*id=\"download-form\"[^>]*>(.*?)</form>", text, re.S | re.I)
-    if form is None:
-        form = re.search(r"<form[^>]*>(.*?)</form>", text, re.S | re.I)
-    fields = {"id": file_id, "export": "download"}
-    fields.update(
-        (html.unescape(n), html.unescape(v))
-        for n, v in re.findall(
-            r"<input[^>]*type=\"hidden\"[^>]*name=\"([^\"]+)\"[^>]*value=\"([^\"]*)\"",
-            form.group(1) if form else text, re.I,
-        )
-    )
-    if "confirm" not in fields:
-        m = re.search(r"confirm=([0-9A-Za-z_-]+)", text)  # legacy docs.google.com link form
-        if not m:
-            return None
-        fields["confirm"] = m.group(1)
-    action = re.search(r"action=\"([^\"]+)\"", form.group(0)) if form else None
-    return (html.unescape(action.group(1)) if action else ""), fields
 
 
 # ----------------------------------------------------------------------------- orchestration
@@ -304,7 +101,8 @@ def download_celeba(
     use_gdrive: bool = True,
     *,
     files: Sequence[RemoteFile] = CELEBA_FILES,
-    gdrive_url: str = GDRIVE_URL,
+    gdrive_proxy: str | None = None,
+    gdrive_verify: bool | str = True,
     retries: int = 5,
     backoff: float = 1.0,
     timeout: float = 60.0,
@@ -314,7 +112,8 @@ def download_celeba(
 
     Sources per file, in order: the file already in ``raw_dir`` (if its md5 matches), each
     URL of ``mirrors`` (``{name}`` substituted or the name appended), then Google Drive when
-    ``use_gdrive``. ``files`` defaults to the real CelebA table; tests pass their own md5s.
+    ``use_gdrive``. ``files`` defaults to the real CelebA table; tests pass their own md5s,
+    and reach Drive through a local proxy (``gdrive_proxy``, CA bundle ``gdrive_verify``).
     """
     raw_dir = Path(raw_dir)
     raw_dir.mkdir(parents=True, exist_ok=True)
@@ -341,7 +140,8 @@ def download_celeba(
             if use_gdrive:
                 sources.append((f"Google Drive id {spec.gdrive_id}",
                                 lambda: download_gdrive(spec.gdrive_id, dest, spec.md5,
-                                                        base_url=gdrive_url, **kw)))
+                                                        proxy=gdrive_proxy, verify=gdrive_verify,
+                                                        **kw)))
             for label, fetch in sources:
                 try:
                     log.info("%s: trying %s", spec.name, label)
@@ -468,3 +268,61 @@ def verify_files(raw_dir: str | Path, files: Iterable[RemoteFile]) -> dict[str, 
             raise ValueError(f"{path}: md5 {got} != expected {spec.md5}; delete it and download again")
         out[spec.name] = got
     return out
+
+
+# ----------------------------------------------------------------------------- preparation
+
+def prepare_celeba(
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    resolution: int,
+    n_train: int | None = 150_000,
+    n_val: int | None = 500,
+    seed: int = 0,
+    crop: Crop = 178,
+    on_corrupt: OnCorrupt = "fail",
+    *,
+    files: Sequence[RemoteFile] | None = None,
+    verify_md5: bool = True,
+    workers: int | None = None,
+    chunk_size: int = 256,
+    progress: bool = True,
+    min_size: int | None = None,
+) -> Path:
+    """Build ``out_dir`` (train/val uint8 arrays + manifest) from the CelebA files in ``raw_dir``.
+
+    Train images come from the official partition's train split (code 0), validation images
+    from its valid split (code 1), ``n_train`` / ``n_val`` of them chosen by
+    :func:`selection_order`. Images are read from ``img_align_celeba.zip`` (or an extracted
+    ``img_align_celeba/``). ``verify_md5`` checks the archive and partition file against
+    ``files`` (default: the real table) before use.
+    """
+    files = CELEBA_FILES if files is None else files
+    raw_dir = Path(raw_dir)
+    wanted = {PARTITION_FILE, ARCHIVE}
+    if not (raw_dir / ARCHIVE).exists():
+        wanted.discard(ARCHIVE)
+        log.warning("%s missing; reading the extracted %s/ (its files cannot be md5-checked)",
+                    raw_dir / ARCHIVE, raw_dir / IMAGE_DIR)
+    md5s = verify_files(raw_dir, [f for f in files if f.name in wanted]) if verify_md5 else {}
+    partition = read_partition(raw_dir / PARTITION_FILE)
+    with CelebAImages(raw_dir) as images:
+        missing = [n for n in partition["train"] + partition["valid"] if n not in images]
+        if missing:
+            raise FileNotFoundError(f"{images.source}: {len(missing)} images of the partition "
+                                    f"are missing, e.g. {missing[:3]}")
+        return build_store(
+            out_dir, "celeba",
+            {"val": (selection_order(partition["valid"], n_val, seed, "val"), n_val),
+             "train": (selection_order(partition["train"], n_train, seed, "train"), n_train)},
+            images.read_bytes, resolution, crop, on_corrupt,
+            workers=workers, chunk_size=chunk_size, progress=progress, min_size=min_size,
+            source="celeba",
+            source_files={name: md5s.get(name) for name in sorted(wanted)},
+            image_source=images.source.name,
+            partition={"train": "list_eval_partition.txt code 0 (train)",
+                       "val": "list_eval_partition.txt code 1 (valid)"},
+            seed=int(seed),
+            requested={"n_train": n_train, "n_val": n_val},
+            created_by="metainv.data.celeba.prepare_celeba",
+        )

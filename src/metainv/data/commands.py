@@ -82,6 +82,9 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", default="auto",
                    help="auto (celeba: 178, folder: square) | square | none | side in pixels")
     p.add_argument("--on-corrupt", choices=("fail", "skip"), default="fail")
+    p.add_argument("--min-size", type=int, default=None, metavar="PX",
+                   help="images whose shorter side is below PX are unreadable (failed or "
+                        "skipped as --on-corrupt says); default: resolution // 2")
     p.add_argument("--workers", type=int, default=None, help="decoding threads")
     p.add_argument("--no-verify-md5", dest="verify_md5", action="store_false",
                    help="celeba: skip the md5 check of the archive")
@@ -103,9 +106,10 @@ def run_prepare(args: argparse.Namespace) -> int:
     crop = parse_crop(args.crop, args.source)
     common = dict(resolution=args.resolution, n_train=args.n_train, n_val=args.n_val,
                   seed=args.seed, crop=crop, on_corrupt=args.on_corrupt, workers=args.workers,
+                  min_size=args.min_size,
                   progress=args.progress)
     if args.source == "celeba":
-        from metainv.data.preprocess import prepare_celeba
+        from metainv.data.celeba import prepare_celeba
 
         manifest = prepare_celeba(args.raw_dir, args.out, verify_md5=args.verify_md5, **common)
     else:

@@ -47,6 +47,7 @@ def prepare_folder(
     workers: int | None = None,
     chunk_size: int = 256,
     progress: bool = True,
+    min_size: int | None = None,
 ) -> Path:
     """Build the store in ``out_dir`` from the images of ``folder``; return the manifest path.
 
@@ -76,7 +77,7 @@ def prepare_folder(
         {"val": (val_order, n_val),
          "train": (train_order, n_train)},
         read_bytes, resolution, crop, on_corrupt,
-        workers=workers, chunk_size=chunk_size, progress=progress,
+        workers=workers, chunk_size=chunk_size, progress=progress, min_size=min_size,
         source="folder",
         source_folder=str(folder.resolve()),
         images_found=len(names),

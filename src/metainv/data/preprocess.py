@@ -1,5 +1,8 @@
 """Preprocessing shared by every image source: split selection, crop + resize, streamed store.
 
+The sources call :func:`build_store`: :func:`metainv.data.celeba.prepare_celeba`,
+:func:`metainv.data.folder.prepare_folder`.
+
 Pipeline for one (source, resolution):
 
 1. **Split selection** (:func:`selection_order`): a seeded permutation of each split's pool
@@ -14,19 +17,22 @@ Pipeline for one (source, resolution):
    downscale factor, i.e. antialiased: every source pixel contributes, unlike strided or
    nearest/bilinear-without-antialias sampling). For CelebA (178×218) the default crop is the
    178×178 centre square (rows 20–197) used by SIREN / learned-initialisation work.
-3. **Streaming store** (:class:`NpyStreamWriter`): images are decoded in chunks by a thread
-   pool (Pillow releases the GIL while decoding and resampling) and appended to
-   ``<split>.npy.tmp`` whose header is written first; the sha256 is hashed on the fly, the file
-   renamed atomically, and :func:`metainv.data.store.write_manifest` written last. Peak memory
-   is one chunk of images, independent of ``n``.
+   An image whose shorter side is below ``min_size`` (default ``resolution // 2``,
+   :func:`min_side`) is unreadable like a corrupt file: upscaling it would only make a flat,
+   blurred training image.
+3. **Streaming store**: images are decoded in chunks by a thread pool (Pillow releases the
+   GIL while decoding and resampling) and appended through
+   :class:`metainv.data.store.NpyStreamWriter` (the store module owns the format), then
+   :func:`metainv.data.store.write_manifest` is written last. Peak memory is one chunk of
+   images, independent of ``n``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
+import re
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -81,14 +87,27 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
+def min_side(resolution: int, min_size: int | None = None) -> int:
+    """Smallest accepted shorter side of a source image: ``min_size``, else ``resolution // 2``."""
+    return max(1, int(resolution) // 2) if min_size is None else int(min_size)
+
+
 def load_image(
     source: bytes | str | Path,
     resolution: int,
     crop: Crop = "square",
     resample: Image.Resampling = RESAMPLE,
+    min_size: int | None = None,
 ) -> np.ndarray:
-    """Decode one image → centred crop → antialiased resize; uint8 ``resolution×resolution×3``."""
+    """Decode one image → centred crop → antialiased resize; uint8 ``resolution×resolution×3``.
+
+    An image whose shorter side is below :func:`min_side` raises :class:`ImageReadError`.
+    """
     with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+        need = min_side(resolution, min_size)
+        if min(im.size) < need:
+            raise ImageReadError(f"image is {im.width}×{im.height}, smaller than the minimum side "
+                                 f"of {need} px (data.min_size; default: resolution / 2)")
         if im.getexif().get(ExifTags.Base.Orientation, 1) != 1:
             from PIL import ImageOps
 
@@ -127,89 +146,23 @@ def selection_order(pool: Sequence[str], n: int | None, seed: int, split: str) -
 
 # ----------------------------------------------------------------------------- streaming store
 
-class NpyStreamWriter:
-    """Write a uint8 ``.npy`` of known shape chunk by chunk, hashing it (sha256) on the way.
+#: a Python object's repr with its memory address, e.g. Pillow's ``<_io.BytesIO object at 0x7f…>``
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
-    The header for ``shape`` goes first, chunks are appended in order, and :meth:`commit`
-    checks the count and renames ``<path>.tmp`` → ``<path>`` atomically. The sha256 equals
-    that of the finished file, as :func:`metainv.data.store.load_split` verifies it.
-    """
 
-    def __init__(self, path: str | Path, shape: tuple[int, ...]):
-        self.path = Path(path)
-        self.tmp = self.path.with_name(self.path.name + ".tmp")
-        self.shape = tuple(int(s) for s in shape)
-        self.written = 0
-        self._sha = hashlib.sha256()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.tmp, "w+b")
-        header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-                     "fortran_order": False, "shape": self.shape},
-        )
-        self._header_len = len(header.getvalue())
-        self._write(header.getvalue())
-
-    def _write(self, data: bytes | memoryview) -> None:
-        self._sha.update(data)
-        self._f.write(data)
-
-    def append(self, images: np.ndarray) -> None:
-        images = np.ascontiguousarray(images, dtype=np.uint8)
-        if images.shape[1:] != self.shape[1:] or self.written + len(images) > self.shape[0]:
-            raise ValueError(f"{self.path}: chunk {images.shape} does not fit {self.shape} "
-                             f"after {self.written} images")
-        self._write(memoryview(images).cast("B"))
-        self.written += len(images)
-
-    def commit(self, allow_fewer: bool = False) -> str:
-        """Finish the file; with ``allow_fewer`` a short file gets its header's N rewritten.
-
-        numpy pads headers so that axis 0 can change in place (``GROWTH_AXIS_MAX_DIGITS``),
-        so the header keeps its length; the file is then re-hashed once.
-        """
-        if self.written != self.shape[0]:
-            if not allow_fewer:
-                self.abort()
-                raise ValueError(f"{self.path}: {self.written} images written, "
-                                 f"{self.shape[0]} expected")
-            header = io.BytesIO()
-            np.lib.format.write_array_header_1_0(
-                header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-                         "fortran_order": False, "shape": (self.written, *self.shape[1:])},
-            )
-            if len(header.getvalue()) != self._header_len:
-                self.abort()
-                raise ValueError(f"{self.path}: cannot shrink the header in place")
-            self._f.seek(0)
-            self._f.write(header.getvalue())
-            self._f.truncate(self._header_len + self.written * int(np.prod(self.shape[1:])))
-            self._f.flush()
-            self.shape = (self.written, *self.shape[1:])
-            self._sha = hashlib.sha256()
-            with open(self.tmp, "rb") as f:
-                while block := f.read(1 << 20):
-                    self._sha.update(block)
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
-        os.replace(self.tmp, self.path)
-        return self._sha.hexdigest()
-
-    def abort(self) -> None:
-        if not self._f.closed:
-            self._f.close()
-        self.tmp.unlink(missing_ok=True)
+def error_text(e: BaseException, name: str) -> str:
+    """``"Type: message"`` with object reprs replaced by ``name``: the same file gives the same
+    text in every run (a memory address in a manifest would make it differ between runs)."""
+    return _OBJECT_REPR.sub(repr(name), f"{type(e).__name__}: {e}")
 
 
 def _decode_or_error(read_bytes: Callable[[str], bytes], name: str, resolution: int,
-                     crop: Crop) -> np.ndarray | str:
+                     crop: Crop, min_size: int | None = None) -> np.ndarray | str:
     try:
-        return load_image(read_bytes(name), resolution, crop)
+        return load_image(read_bytes(name), resolution, crop, min_size=min_size)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
             zipfile.BadZipFile) as e:  # BadZipFile: CRC-32 mismatch of the member in the archive
-        return f"{type(e).__name__}: {e}"
+        return error_text(e, name)
 
 
 def stream_split(
@@ -225,6 +178,7 @@ def stream_split(
     chunk_size: int = 256,
     progress: bool = True,
     desc: str = "",
+    min_size: int | None = None,
 ) -> tuple[list[str], list[dict[str, str]], str]:
     """Decode the first ``n`` readable ``candidates`` into ``out_path``; bounded memory.
 
@@ -237,7 +191,7 @@ def stream_split(
         raise ValueError(f"on_corrupt must be 'fail' or 'skip', got {on_corrupt!r}")
     exact = n is not None
     n = len(candidates) if n is None else int(n)
-    writer = NpyStreamWriter(out_path, (n, resolution, resolution, 3))
+    writer = store.NpyStreamWriter(out_path, (n, resolution, resolution, 3))
     it = iter(candidates)
     sources: list[str] = []
     skipped: list[dict[str, str]] = []
@@ -254,7 +208,8 @@ def stream_split(
                         f"{', '.join(s['name'] for s in skipped[:5])}...)"
                     )
                 results = list(executor.map(
-                    lambda name: _decode_or_error(read_bytes, name, resolution, crop), names))
+                    lambda name: _decode_or_error(read_bytes, name, resolution, crop, min_size),
+                    names))
                 good = []
                 for name, res in zip(names, results):
                     if isinstance(res, str):
@@ -297,6 +252,7 @@ def build_store(
     workers: int | None = None,
     chunk_size: int = 256,
     progress: bool = True,
+    min_size: int | None = None,
     **provenance: Any,
 ) -> Path:
     """Stream every split into ``out_dir`` (``<split>.npy``) and write the manifest last.
@@ -306,9 +262,7 @@ def build_store(
     never used by a later one (so replacements for skipped images stay disjoint across
     splits). Returns the manifest path.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / store.MANIFEST).unlink(missing_ok=True)  # no stale commit marker while we write
+    out_dir = store.begin_store(out_dir)
     used: set[str] = set()
     splits: dict[str, dict[str, Any]] = {}
     skipped_all: dict[str, list[dict[str, str]]] = {}
@@ -317,9 +271,9 @@ def build_store(
         for split, (candidates, n) in split_pools.items():
             fresh = [name for name in candidates if name not in used]
             sources, skipped, sha = stream_split(
-                out_dir / f"{split}.npy", fresh, n, read_bytes, resolution, crop, on_corrupt,
+                store.split_path(out_dir, split), fresh, n, read_bytes, resolution, crop, on_corrupt,
                 executor=pool, chunk_size=chunk_size, progress=progress,
-                desc=f"{dataset}/{resolution}/{split}",
+                desc=f"{dataset}/{resolution}/{split}", min_size=min_size,
             )
             used.update(sources)
             used.update(s["name"] for s in skipped)
@@ -337,66 +291,8 @@ def build_store(
         crop=crop,
         resample="PIL LANCZOS (antialiased), after a strict centred crop",
         on_corrupt=on_corrupt,
+        min_size=min_side(resolution, min_size),
         skipped=skipped_all,
         pillow_version=PIL.__version__,
         **provenance,
     )
-
-
-# ----------------------------------------------------------------------------- CelebA
-
-def prepare_celeba(
-    raw_dir: str | Path,
-    out_dir: str | Path,
-    resolution: int,
-    n_train: int | None = 150_000,
-    n_val: int | None = 500,
-    seed: int = 0,
-    crop: Crop = 178,
-    on_corrupt: OnCorrupt = "fail",
-    *,
-    files: Sequence["RemoteFile"] | None = None,
-    verify_md5: bool = True,
-    workers: int | None = None,
-    chunk_size: int = 256,
-    progress: bool = True,
-) -> Path:
-    """Build ``out_dir`` (train/val uint8 arrays + manifest) from the CelebA files in ``raw_dir``.
-
-    Train images come from the official partition's train split (code 0), validation images
-    from its valid split (code 1), ``n_train`` / ``n_val`` of them chosen by
-    :func:`selection_order`. Images are read from ``img_align_celeba.zip`` (or an extracted
-    ``img_align_celeba/``). ``verify_md5`` checks the archive and partition file against
-    ``files`` (default: the real table) before use.
-    """
-    from metainv.data import celeba
-
-    files = celeba.CELEBA_FILES if files is None else files
-    raw_dir = Path(raw_dir)
-    wanted = {celeba.PARTITION_FILE, celeba.ARCHIVE}
-    if not (raw_dir / celeba.ARCHIVE).exists():
-        wanted.discard(celeba.ARCHIVE)
-        log.warning("%s missing; reading the extracted %s/ (its files cannot be md5-checked)",
-                    raw_dir / celeba.ARCHIVE, raw_dir / celeba.IMAGE_DIR)
-    md5s = celeba.verify_files(raw_dir, [f for f in files if f.name in wanted]) if verify_md5 else {}
-    partition = celeba.read_partition(raw_dir / celeba.PARTITION_FILE)
-    with celeba.CelebAImages(raw_dir) as images:
-        missing = [n for n in partition["train"] + partition["valid"] if n not in images]
-        if missing:
-            raise FileNotFoundError(f"{images.source}: {len(missing)} images of the partition "
-                                    f"are missing, e.g. {missing[:3]}")
-        return build_store(
-            out_dir, "celeba",
-            {"val": (selection_order(partition["valid"], n_val, seed, "val"), n_val),
-             "train": (selection_order(partition["train"], n_train, seed, "train"), n_train)},
-            images.read_bytes, resolution, crop, on_corrupt,
-            workers=workers, chunk_size=chunk_size, progress=progress,
-            source="celeba",
-            source_files={name: md5s.get(name) for name in sorted(wanted)},
-            image_source=images.source.name,
-            partition={"train": "list_eval_partition.txt code 0 (train)",
-                       "val": "list_eval_partition.txt code 1 (valid)"},
-            seed=int(seed),
-            requested={"n_train": n_train, "n_val": n_val},
-            created_by="metainv.data.preprocess.prepare_celeba",
-        )

@@ -8,15 +8,18 @@ Layout of a store folder ``data/processed/<dataset>/<res>/``::
                      "splits": {"train": {"count", "sources", "sha256"}, "val": {...}},
                      ...free-form provenance (seed, crop, source archive md5s)}
 
-Every data source (embedded sample, CelebA, a user's folder) writes this layout through
-:func:`write_store`, and every consumer reads it through :func:`load_split`, which
-checks shape, dtype and the checksum recorded in the manifest so that a truncated or
-swapped array names the file instead of producing silent garbage.
+This module is the one owner of the format. Every data source writes through it: whole arrays
+with :func:`write_store` (embedded sample), or streamed chunk by chunk with
+:class:`NpyStreamWriter` between :func:`begin_store` and :func:`write_manifest` (CelebA, a
+user's folder). Every consumer reads through :func:`load_split`, which checks shape, dtype
+and the checksum recorded in the manifest so that a truncated or swapped array names the
+file instead of producing silent garbage.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -48,6 +51,97 @@ def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
     with open(tmp, "wb") as f:
         np.save(f, array)
     os.replace(tmp, path)
+
+
+def split_path(folder: str | Path, split: str) -> Path:
+    """``<folder>/<split>.npy``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return Path(folder) / f"{split}.npy"
+
+
+def begin_store(folder: str | Path) -> Path:
+    """Create ``folder`` and remove its manifest (the commit marker) before splits are rewritten."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST).unlink(missing_ok=True)
+    return folder
+
+
+class NpyStreamWriter:
+    """Write a uint8 ``.npy`` of known shape chunk by chunk, hashing it (sha256) on the way.
+
+    The header for ``shape`` goes first, chunks are appended in order, and :meth:`commit`
+    checks the count and renames ``<path>.tmp`` → ``<path>`` atomically. The sha256 equals
+    that of the finished file, as :func:`metainv.data.store.load_split` verifies it.
+    """
+
+    def __init__(self, path: str | Path, shape: tuple[int, ...]):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self.shape = tuple(int(s) for s in shape)
+        self.written = 0
+        self._sha = hashlib.sha256()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.tmp, "w+b")
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                     "fortran_order": False, "shape": self.shape},
+        )
+        self._header_len = len(header.getvalue())
+        self._write(header.getvalue())
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self._sha.update(data)
+        self._f.write(data)
+
+    def append(self, images: np.ndarray) -> None:
+        images = np.ascontiguousarray(images, dtype=np.uint8)
+        if images.shape[1:] != self.shape[1:] or self.written + len(images) > self.shape[0]:
+            raise ValueError(f"{self.path}: chunk {images.shape} does not fit {self.shape} "
+                             f"after {self.written} images")
+        self._write(memoryview(images).cast("B"))
+        self.written += len(images)
+
+    def commit(self, allow_fewer: bool = False) -> str:
+        """Finish the file; with ``allow_fewer`` a short file gets its header's N rewritten.
+
+        numpy pads headers so that axis 0 can change in place (``GROWTH_AXIS_MAX_DIGITS``),
+        so the header keeps its length; the file is then re-hashed once.
+        """
+        if self.written != self.shape[0]:
+            if not allow_fewer:
+                self.abort()
+                raise ValueError(f"{self.path}: {self.written} images written, "
+                                 f"{self.shape[0]} expected")
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                         "fortran_order": False, "shape": (self.written, *self.shape[1:])},
+            )
+            if len(header.getvalue()) != self._header_len:
+                self.abort()
+                raise ValueError(f"{self.path}: cannot shrink the header in place")
+            self._f.seek(0)
+            self._f.write(header.getvalue())
+            self._f.truncate(self._header_len + self.written * int(np.prod(self.shape[1:])))
+            self._f.flush()
+            self.shape = (self.written, *self.shape[1:])
+            self._sha = hashlib.sha256()
+            with open(self.tmp, "rb") as f:
+                while block := f.read(1 << 20):
+                    self._sha.update(block)
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+        os.replace(self.tmp, self.path)
+        return self._sha.hexdigest()
+
+    def abort(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def write_split(folder: str | Path, split: str, images: np.ndarray) -> str:
