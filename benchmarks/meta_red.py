@@ -36,7 +36,7 @@ def one(scale: str, checkpoint: bool, finetune: bool, device: str, repeats: int)
     from metainv.nets.dncnn import DnCNN
     from metainv.nets.siren import Siren
     from metainv.physics import build_operator
-    from metainv.solvers import make_solver
+    from metainv.solvers import build_solver
 
     c = SCALES[scale]
     dev = torch.device(device)
@@ -48,7 +48,7 @@ def one(scale: str, checkpoint: bool, finetune: bool, device: str, repeats: int)
     op = build_operator({"kind": "blur", "kernel_size": 11, "kernel_std": 1.5, "noise_std": 0.015},
                         c["batch"], c["res"], c["res"], device=dev)
     y = op.measure(x)
-    solver = make_solver({"kind": "red", "steps": c["f"], "checkpoint_denoiser": checkpoint},
+    solver = build_solver({"kind": "red", "steps": c["f"], "checkpoint_denoiser": checkpoint},
                          denoiser=den, params={"lam": 200.0, "sigma_f": 0.05})
     params = list(siren.parameters()) + list(rates.parameters()) + (list(den.parameters()) if finetune else [])
     opt = torch.optim.Adam(params, lr=1e-5)

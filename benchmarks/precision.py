@@ -1,6 +1,6 @@
 """float32 vs float64 second-order meta-gradients at the shipped configurations.
 
-DESIGN.md warns that the summed inner loss can amplify rounding through the inner loop. This
+ARCHITECTURE.md ("Numerics") warns that the summed inner loss can amplify rounding through the inner loop. This
 prints the relative difference ‖g32 − g64‖ / ‖g64‖ of the full meta-gradient (θ and the inner
 rates, and the DnCNN for Meta-RED) for an untrained SIREN at each configuration we ship.
 

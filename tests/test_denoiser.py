@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from metainv.config import normalise_denoiser_spec
 from metainv.data.store import write_store
 from metainv.denoiser import (
     evaluate_denoiser, load_denoiser, make_denoiser_step, random_crops, random_dihedral,
-    save_denoiser, split_holdout, train_denoiser,
+    save_denoiser, split_holdout,
 )
 from metainv.nets.dncnn import DnCNN
+from metainv.stages.train_denoiser import train_denoiser
 
 
 def _dihedral_group(x):
@@ -106,11 +108,11 @@ def test_evaluate_denoiser_identity_scores_the_noisy_input():
 
 
 def _spec(**over):
-    spec = {"seed": 0, "depth": 3, "features": 8, "noise_std": 0.05, "holdout": 4, "val_images": 4,
-            "batch_size": 4, "patch_size": 12, "lr": 1e-3, "lr_decay_at": 0.5, "steps": 8,
-            "checkpoint_every": 2, "validate_every": 4, "resolution": 16}
+    """A tiny DnCNN run; the rest are the schema defaults (metainv.config)."""
+    spec = {"depth": 3, "features": 8, "holdout": 4, "val_images": 4, "batch_size": 4, "patch_size": 12,
+            "lr_decay_at": 0.5, "steps": 8, "checkpoint_every": 2, "validate_every": 4, "resolution": 16}
     spec.update(over)
-    return spec
+    return normalise_denoiser_spec(spec)
 
 
 @pytest.fixture
@@ -142,7 +144,7 @@ class _Interrupt(Exception):
 def test_train_denoiser_resumes_after_interruption(tiny_store, tmp_path, monkeypatch):
     """Kill the run after 5 steps (checkpoint at 4), rerun: the weights equal those of an
     uninterrupted run, since batches, noise and lr all derive from checkpointed state."""
-    import metainv.denoiser as den
+    import metainv.stages.train_denoiser as den
 
     ref = tmp_path / "ref"
     train_denoiser(_spec(), tiny_store, ref / "model.pt", ref / "log.csv", ref / "eval.json",

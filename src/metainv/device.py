@@ -7,7 +7,7 @@ import torch
 
 def resolve_device(name: str = "auto", tf32: bool = False) -> torch.device:
     """``auto`` → CUDA when available, else CPU. ``tf32`` allows TF32 matmuls on Ampere+
-    GPUs (off by default: second-order meta-gradients amplify rounding, see DESIGN.md)."""
+    GPUs (off by default: second-order meta-gradients amplify rounding, see ARCHITECTURE.md)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)

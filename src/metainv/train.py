@@ -31,6 +31,8 @@ from typing import Any, Callable, Mapping
 import torch
 from tqdm.auto import tqdm
 
+from metainv.errors import MetainvError
+
 log = logging.getLogger(__name__)
 
 StepFn = Callable[[int], Mapping[str, float]]
@@ -38,7 +40,7 @@ ValidateFn = Callable[[int], Mapping[str, float]]
 Measure = Callable[[torch.Tensor, torch.Generator], tuple[Any, torch.Tensor]]
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(MetainvError, RuntimeError):
     """Training produced a NaN/Inf loss or an overflowing update; no NaN model is written."""
 
 

@@ -8,7 +8,7 @@ from metainv.meta.maml import adapt, outer_loss
 from metainv.nets.dncnn import DnCNN
 from metainv.nets.siren import Siren
 from metainv.physics import build_operator
-from metainv.solvers import CheckpointedDenoiser, make_solver
+from metainv.solvers import CheckpointedDenoiser, build_solver
 
 H = W = 8
 RED_PARAMS = {"lam": 50.0, "sigma_f": 0.05}
@@ -23,7 +23,7 @@ def problem(finetune=False, checkpoint=False):
     x = torch.rand(2, 3, H, W, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     op = build_operator({"kind": "blur", "kernel_size": 3, "kernel_std": 0.8, "noise_std": 0.015}, 2, H, W)
     y = op.measure(x, torch.Generator().manual_seed(2))
-    solver = make_solver({"kind": "red", "steps": 2, "checkpoint_denoiser": checkpoint}, denoiser=denoiser,
+    solver = build_solver({"kind": "red", "steps": 2, "checkpoint_denoiser": checkpoint}, denoiser=denoiser,
                          params=RED_PARAMS)
 
     def loss():
@@ -79,4 +79,4 @@ def test_activation_checkpointing_keeps_second_order_gradients():
 
 def test_red_solver_needs_a_denoiser():
     with pytest.raises(ValueError, match="denoiser"):
-        make_solver({"kind": "red", "steps": 3})
+        build_solver({"kind": "red", "steps": 3})

@@ -6,12 +6,14 @@ import pytest
 import torch
 from torch import nn
 
+from metainv.config import normalise_denoiser_spec
 from metainv.data.sample import prepare_sample
 from metainv.data.store import load_split, to_tensor
-from metainv.denoiser import load_denoiser, train_denoiser
+from metainv.denoiser import load_denoiser
 from metainv.metrics import psnr_torch
 from metainv.physics import build_operator
-from metainv.solvers.classical import run_solver
+from metainv.solvers import build_solver
+from metainv.stages.train_denoiser import train_denoiser
 
 pytestmark = pytest.mark.slow
 
@@ -22,9 +24,8 @@ BLUR = {"kind": "blur", "kernel_size": 11, "kernel_std": 1.5, "noise_std": 0.015
 def quick_setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("quick_deblur")
     prepare_sample(root / "store", 64, n_val=20, seed=0, crops_per_portrait=20)
-    spec = {"seed": 0, "depth": 5, "features": 24, "noise_std": 0.05, "holdout": 16, "val_images": 16,
-            "batch_size": 16, "patch_size": 32, "lr": 1e-3, "lr_decay_at": 0.75, "steps": 200,
-            "checkpoint_every": 100, "validate_every": 0, "resolution": 64}
+    spec = normalise_denoiser_spec({"depth": 5, "features": 24, "holdout": 16, "val_images": 16, "batch_size": 16,
+                                    "patch_size": 32, "steps": 200, "checkpoint_every": 100, "validate_every": 0})
     evaluation = train_denoiser(spec, root / "store", root / "dncnn/model.pt", root / "dncnn/log.csv",
                                 root / "dncnn/eval.json", torch.device("cpu"), progress=False)
     x = to_tensor(load_split(root / "store", "val"))
@@ -45,8 +46,10 @@ def test_briefly_trained_dncnn_denoises(quick_setup):
 def test_solvers_beat_the_blurred_input_and_the_identity_prior(quick_setup, method, params):
     x, y, op, dncnn, _ = quick_setup
     with torch.no_grad():
-        ours = psnr_torch(run_solver(method, y, op, dncnn, params, steps=12), x).mean()
-        identity = psnr_torch(run_solver(method, y, op, _Identity(), params, steps=12), x).mean()
+        ours = psnr_torch(build_solver({"kind": method, "steps": 12, "params": params}, denoiser=dncnn)(None, y, op),
+                          x).mean()
+        identity = psnr_torch(build_solver({"kind": method, "steps": 12, "params": params},
+                                           denoiser=_Identity())(None, y, op), x).mean()
     blurred = psnr_torch(y, x).mean()
     assert ours > blurred + 1.0, (float(ours), float(blurred))
     assert ours > identity, (float(ours), float(identity))

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from metainv.solvers.classical import check_params, run_solver
+from metainv.errors import ConfigError
+from metainv.solvers import build_solver, check_params
 from metainv.solvers.hqs import hqs
 from metainv.solvers.red import red
 from metainv.solvers.tuning import grid_search, parameter_grid
@@ -17,26 +18,39 @@ def test_parameter_grid_is_the_cartesian_product_over_the_base():
     assert parameter_grid({"lam": 3}, {}) == [{"lam": 3}]
 
 
-def test_unknown_parameters_and_methods_are_rejected():
-    with pytest.raises(ValueError, match="sigma_start"):
-        check_params("red", {"lam": 1, "sigma_start": 0.1})
-    with pytest.raises(ValueError, match="admm"):
+def test_unknown_parameters_and_methods_are_rejected_naming_the_key():
+    with pytest.raises(ConfigError, match=r"classical\.params.*sigma_start"):
+        check_params("red", {"lam": 1, "sigma_start": 0.1}, key="classical.params")
+    with pytest.raises(ConfigError, match="admm"):
         check_params("admm", {})
+    with pytest.raises(ConfigError, match="sigma_f"):
+        check_params("red", {"lam": 1}, complete=True)
+    with pytest.raises(ConfigError, match="sigma_start"):
+        build_solver({"kind": "red", "steps": 2, "params": {"sigma_start": 0.1}}, denoiser=torch.nn.Identity())
 
 
-def test_run_solver_dispatches_with_the_schedule_over_steps(blur_problem, tiny_dncnn):
+def test_build_solver_dispatches_with_the_schedule_over_steps(blur_problem, tiny_dncnn):
     _, y, op = blur_problem
-    torch.testing.assert_close(run_solver("red", y, op, tiny_dncnn, {"lam": 50.0, "sigma_f": 0.04}, steps=3),
-                               red(None, y, op, tiny_dncnn, steps=3, lam=50.0, sigma_f=0.04))
+    red_solver = build_solver({"kind": "red", "steps": 3}, denoiser=tiny_dncnn, params={"lam": 50.0, "sigma_f": 0.04})
+    torch.testing.assert_close(red_solver(None, y, op), red(None, y, op, tiny_dncnn, steps=3, lam=50.0, sigma_f=0.04))
     p = {"lam": 0.3, "sigma_start": 0.2, "sigma_end": 0.03}
-    torch.testing.assert_close(run_solver("hqs", y, op, tiny_dncnn, p, steps=4),
-                               hqs(None, y, op, tiny_dncnn, steps=4, schedule_steps=4, **p))
+    hqs_solver = build_solver({"kind": "hqs", "steps": 4, "params": p}, denoiser=tiny_dncnn)
+    torch.testing.assert_close(hqs_solver(None, y, op), hqs(None, y, op, tiny_dncnn, steps=4, schedule_steps=4, **p))
+
+
+def test_build_solver_runs_to_tolerance_and_reports_iterations(blur_problem, tiny_dncnn):
+    _, y, op = blur_problem
+    config = {"kind": "red", "steps": 12, "tol": 1e-3, "max_steps": 40, "params": {"lam": 50.0, "sigma_f": 0.04}}
+    x, info = build_solver(config, denoiser=tiny_dncnn).run(None, y, op)
+    ref, ref_info = red(None, y, op, tiny_dncnn, tol=1e-3, max_steps=40, lam=50.0, sigma_f=0.04, return_info=True)
+    torch.testing.assert_close(x, ref)
+    assert torch.equal(info["steps"], ref_info["steps"]) and int(info["steps"].max()) <= 40
 
 
 def test_grid_search_marks_the_best_mean_psnr(blur_problem, tiny_dncnn):
     x, y, op = blur_problem
-    frame = grid_search("red", x, y, op, tiny_dncnn, {"lam": 1.0, "sigma_f": 0.05},
-                        {"lam": [1e-3, 50.0, 5e3]}, steps=4, tol=None, max_steps=10, batch_size=1)
+    frame = grid_search({"kind": "red", "steps": 4, "tol": None, "max_steps": 10}, x, y, op, tiny_dncnn,
+                        {"lam": 1.0, "sigma_f": 0.05}, {"lam": [1e-3, 50.0, 5e3]}, batch_size=1)
     assert len(frame) == 3 and frame.chosen.sum() == 1
     assert frame[frame.chosen].psnr_mean.item() == frame.psnr_mean.max()
     # λ → 0 is plain deconvolution (noise blows up): never the best here

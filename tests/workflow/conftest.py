@@ -13,10 +13,10 @@ TINY = Path(__file__).with_name("tiny.yaml")
 
 
 def workflow_copy(dest: Path) -> Path:
-    """Snakefile, workflow/ and config/ copied to ``dest`` (outputs land there, not in the repo)."""
+    """Snakefile, workflow/, config/ and tools/ copied to ``dest`` (outputs land there, not in the repo)."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
-    for folder in ("workflow", "config"):
+    for folder in ("workflow", "config", "tools"):
         shutil.copytree(REPO / folder, dest / folder, dirs_exist_ok=True)
     shutil.copy2(TINY, dest / "config" / "tiny.yaml")
     return dest

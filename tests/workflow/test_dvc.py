@@ -1,7 +1,7 @@
 """Sharing with DVC: push a run, clone, pull, and Snakemake trusts what it pulled.
 
 The outputs of the session's tiny run (``tiny_run``) are placed in a git + DVC project laid
-out like this repository, pushed with ``workflow/scripts/artifacts.py push`` to a temporary
+out like this repository, pushed with ``tools/artifacts.py push`` to a temporary
 local remote, and pulled into fresh clones with ``artifacts.py pull`` (``dvc pull`` +
 ``snakemake --touch``).
 """
@@ -47,7 +47,7 @@ def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
 
 
 def artifacts(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run(cwd, sys.executable, "workflow/scripts/artifacts.py", *args, check=check)
+    return run(cwd, sys.executable, "tools/artifacts.py", *args, check=check)
 
 
 def use_remote(clone: Path, remote: Path) -> None:

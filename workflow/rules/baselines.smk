@@ -2,14 +2,6 @@
 # Parameters are searched on held-out training images (tune_classical), then the validation
 # set is solved (solve_classical) into recon.npz, which the evaluate/table rules pick up.
 
-for _eid in CLASSICAL_IDS:
-    if EXPERIMENTS[_eid]["task"]["resolution"] != config["denoiser"]["resolution"]:
-        raise WorkflowError(
-            f"config.experiments.{_eid}: task resolution {EXPERIMENTS[_eid]['task']['resolution']} "
-            f"differs from config.denoiser.resolution {config['denoiser']['resolution']}; the DnCNN "
-            "and its held-out images must come from the same store"
-        )
-
 
 rule tune_classical:
     """Grid search of λ / σ_f (RED) or the schedule (HQS) on held-out training images."""
@@ -19,24 +11,26 @@ rule tune_classical:
     output:
         table="results/{task}/{exp}/tuning.csv",
         params="results/{task}/{exp}/params.json",
-    params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
-        data=lambda wc, input: str(Path(input.train).parent),
-        holdout=config["denoiser"]["holdout"],
-        device=config["device"],
     log:
         "logs/tune_classical/{task}/{exp}.log",
     benchmark:
         "logs/tune_classical/{task}/{exp}.benchmark.tsv"
     wildcard_constraints:
         exp=id_pattern(CLASSICAL_IDS),
+    conda:
+        "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
-        **config["resources"]["tune_classical"],
+        **job_resources("tune_classical"),
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.train).parent),
+        holdout=config["denoiser"]["holdout"],
+        device=config["device"],
     shell:
-        "metainv --threads {threads} tune-solver --spec {params.spec} --data {params.data} "
+        "metainv --threads {threads} tune-classical --spec {params.spec} --data {params.data} "
         "--denoiser {input.denoiser} --holdout {params.holdout} --table {output.table} "
-        "--params {output.params} --device {params.device} 2> {log}"
+        "--params {output.params} --device {params.device} > {log} 2>&1"
 
 
 rule solve_classical:
@@ -47,20 +41,22 @@ rule solve_classical:
         params="results/{task}/{exp}/params.json",
     output:
         "results/{task}/{exp}/recon.npz",
-    params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
-        data=lambda wc, input: str(Path(input.val).parent),
-        device=config["device"],
     log:
         "logs/solve_classical/{task}/{exp}.log",
     benchmark:
         "logs/solve_classical/{task}/{exp}.benchmark.tsv"
     wildcard_constraints:
         exp=id_pattern(CLASSICAL_IDS),
+    conda:
+        "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
-        **config["resources"]["solve_classical"],
+        **job_resources("solve_classical"),
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.val).parent),
+        device=config["device"],
     shell:
-        "metainv --threads {threads} solve --spec {params.spec} --data {params.data} "
+        "metainv --threads {threads} solve-classical --spec {params.spec} --data {params.data} "
         "--denoiser {input.denoiser} --params {input.params} --out {output} "
-        "--device {params.device} 2> {log}"
+        "--device {params.device} > {log} 2>&1"

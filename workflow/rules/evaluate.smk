@@ -9,35 +9,46 @@ rule reconstruct_meta:
         model=lambda wc: model_path(wc.exp),
     output:
         "results/{task}/{exp}/recon.npz",
+    log:
+        "logs/reconstruct/{task}/{exp}.log",
+    benchmark:
+        "logs/reconstruct/{task}/{exp}.benchmark.tsv"
+    wildcard_constraints:
+        exp=id_pattern(ids_of("meta")),
+    conda:
+        "../envs/metainv.yaml"
+    threads: config["threads"]
+    resources:
+        **job_resources("reconstruct_meta"),
     params:
         spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
         data=lambda wc, input: str(Path(input.val).parent),
         device=config["device"],
         solver=lambda wc, input: solver_flags(input),
-    log:
-        "logs/reconstruct/{task}/{exp}.log",
-    wildcard_constraints:
-        exp=id_pattern(ids_of("meta")),
-    threads: config["threads"]
-    resources:
-        **config["resources"]["reconstruct_meta"],
     shell:
-        "metainv --threads {threads} reconstruct --spec {params.spec} --data {params.data} "
-        "--model {input.model} --out {output} --device {params.device} {params.solver} 2> {log}"
+        "metainv --threads {threads} reconstruct-meta --spec {params.spec} --data {params.data} "
+        "--model {input.model} --out {output} --device {params.device} {params.solver} > {log} 2>&1"
 
 
 rule evaluate:
-    """Per-image MSE / PSNR / SSIM of a reconstruction and of its input y."""
+    """Per-image MSE / PSNR / SSIM (and LPIPS where a table asks) of a reconstruction and its input y."""
     input:
         unpack(experiment_store),
         recon="results/{task}/{exp}/recon.npz",
     output:
         "results/{task}/{exp}/metrics.csv",
-    params:
-        data=lambda wc, input: str(Path(input.val).parent),
     log:
         "logs/evaluate/{task}/{exp}.log",
+    benchmark:
+        "logs/evaluate/{task}/{exp}.benchmark.tsv"
     wildcard_constraints:
         exp=id_pattern(list(EXPERIMENTS)),
+    conda:
+        "../envs/metainv.yaml"
+    params:
+        data=lambda wc, input: str(Path(input.val).parent),
+        lpips=lambda wc: " ".join(lpips_nets(wc.exp)),
+    threads: config["threads"]
     shell:
-        "metainv evaluate --recon {input.recon} --data {params.data} --out {output} 2> {log}"
+        "metainv --threads {threads} evaluate --recon {input.recon} --data {params.data} "
+        "--out {output} --lpips {params.lpips} > {log} 2>&1"

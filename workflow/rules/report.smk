@@ -1,5 +1,6 @@
 # Report stage: paper tables (ours beside the paper's numbers) and figures.
 
+
 # Seconds of work each: on a cluster they run where Snakemake runs instead of queueing.
 localrules:
     table,
@@ -8,34 +9,67 @@ localrules:
 
 rule table:
     input:
-        unpack(lambda wc: {eid: f"{exp_dir(eid)}/metrics.csv" for eid in table_experiments(wc.number)}),
+        unpack(
+            lambda wc: {
+                eid: f"{exp_dir(eid)}/metrics.csv"
+                for eid in table_experiments(wc.number)
+            }
+        ),
     output:
-        csv="results/tables/table{number}.csv",
+        csv=report(
+            "results/tables/table{number}.csv",
+            caption="../report/table.rst",
+            category="Table {number}",
+            subcategory="Table",
+        ),
         md="results/tables/table{number}.md",
+    log:
+        "logs/table/{number}.log",
+    benchmark:
+        "logs/table/{number}.benchmark.tsv"
+    conda:
+        "../envs/metainv.yaml"
     params:
         spec=lambda wc: spec_arg(config["tables"][wc.number]),
         metrics=lambda wc, input: " ".join(f"{k}={v}" for k, v in input.items()),
-    log:
-        "logs/table/{number}.log",
     shell:
         "metainv table --number {wildcards.number} --spec {params.spec} "
-        "--metrics {params.metrics} --csv {output.csv} --md {output.md} 2> {log}"
+        "--metrics {params.metrics} --csv {output.csv} --md {output.md} > {log} 2>&1"
 
 
 rule figure:
     input:
         unpack(figure_store),
-        recon=lambda wc: [f"{exp_dir(e)}/recon.npz" for e in figure_columns(wc.number).values()],
-        metrics=lambda wc: [f"{exp_dir(e)}/metrics.csv" for e in figure_columns(wc.number).values()],
+        recon=lambda wc: [
+            f"{exp_dir(e)}/recon.npz" for e in figure_columns(wc.number).values()
+        ],
+        metrics=lambda wc: [
+            f"{exp_dir(e)}/metrics.csv" for e in figure_columns(wc.number).values()
+        ],
     output:
-        "results/figures/figure{number}.png",
+        report(
+            "results/figures/figure{number}.png",
+            caption="../report/figure.rst",
+            category="Table {number}",
+            subcategory="Figure",
+        ),
+    log:
+        "logs/figure/{number}.log",
+    benchmark:
+        "logs/figure/{number}.benchmark.tsv"
+    conda:
+        "../envs/metainv.yaml"
     params:
         spec=lambda wc: spec_arg(config["figures"][wc.number]),
         data=lambda wc, input: str(Path(input.val).parent),
-        recon=lambda wc: " ".join(shlex.quote(f"{l}={exp_dir(e)}/recon.npz") for l, e in figure_columns(wc.number).items()),
-        metrics=lambda wc: " ".join(shlex.quote(f"{l}={exp_dir(e)}/metrics.csv") for l, e in figure_columns(wc.number).items()),
-    log:
-        "logs/figure/{number}.log",
+        recon=lambda wc: " ".join(
+            shlex.quote(f"{l}={exp_dir(e)}/recon.npz")
+            for l, e in figure_columns(wc.number).items()
+        ),
+        metrics=lambda wc: " ".join(
+            shlex.quote(f"{l}={exp_dir(e)}/metrics.csv")
+            for l, e in figure_columns(wc.number).items()
+        ),
     shell:
         "metainv figure --spec {params.spec} --data {params.data} --recon {params.recon} "
-        "--metrics {params.metrics} --out {output} 2> {log}"
+        "--metrics {params.metrics} --out {output} > {log} 2>&1"

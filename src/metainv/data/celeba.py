@@ -39,6 +39,8 @@ from metainv.data.transport import (  # noqa: F401  (md5_file, NotTheFileError: 
     md5_file,
 )
 
+from metainv.errors import MetainvError
+
 log = logging.getLogger(__name__)
 
 
@@ -73,7 +75,7 @@ PARTITION_CODES = {0: "train", 1: "valid", 2: "test"}
 
 
 
-class DownloadError(RuntimeError):
+class DownloadError(MetainvError, RuntimeError):
     """No source could deliver a verified copy of one or more files."""
 
 

@@ -54,14 +54,15 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> None:
                     "order, then Google Drive (unless --no-gdrive). Resumable; writes "
                     "checksums.md5 when every file is verified.",
     )
-    p.add_argument("--raw-dir", type=Path, default=Path("data/raw/celeba"))
+    p.add_argument("--raw-dir", type=Path, default=Path("data/raw/celeba"),
+                   help="folder of the CelebA files (kept files are md5-verified)")
     p.add_argument("--mirror", action="append", default=[], metavar="URL",
                    help="base URL holding the files (or a template with {name}); repeatable")
     p.add_argument("--no-gdrive", dest="gdrive", action="store_false",
                    help="do not try Google Drive")
-    p.add_argument("--retries", type=int, default=5)
+    p.add_argument("--retries", type=int, default=5, help="attempts per source and file")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per HTTP read")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(func=run_download_celeba)
 
     p = subparsers.add_parser(
@@ -69,26 +70,27 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> None:
         help="crop, resize and store train/val images (CelebA or a folder of JPEG/PNG)",
         description="Writes <out>/{train.npy,val.npy,manifest.json} (uint8 N×H×W×3).",
     )
-    p.add_argument("--source", choices=("celeba", "folder"), required=True)
-    p.add_argument("--resolution", type=int, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--source", choices=("celeba", "folder"), required=True, help="where the images come from")
+    p.add_argument("--resolution", type=int, required=True, help="image side in pixels after the resize")
+    p.add_argument("--out", type=Path, required=True, help="store folder to write")
     p.add_argument("--raw-dir", type=Path, default=Path("data/raw/celeba"),
                    help="CelebA files (source celeba)")
     p.add_argument("--folder", type=Path, default=None, help="image folder (source folder)")
     p.add_argument("--n-train", type=_optional_int, default=None,
                    help="training images ('all' = every available one)")
-    p.add_argument("--n-val", type=_optional_int, default=500)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-val", type=_optional_int, default=500, help="validation images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subset and the split")
     p.add_argument("--crop", default="auto",
                    help="auto (celeba: 178, folder: square) | square | none | side in pixels")
-    p.add_argument("--on-corrupt", choices=("fail", "skip"), default="fail")
+    p.add_argument("--on-corrupt", choices=("fail", "skip"), default="fail",
+                   help="an unreadable image fails naming the file, or is skipped and listed in the manifest")
     p.add_argument("--min-size", type=int, default=None, metavar="PX",
                    help="images whose shorter side is below PX are unreadable (failed or "
                         "skipped as --on-corrupt says); default: resolution // 2")
     p.add_argument("--workers", type=int, default=None, help="decoding threads")
     p.add_argument("--no-verify-md5", dest="verify_md5", action="store_false",
                    help="celeba: skip the md5 check of the archive")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(func=run_prepare)
 
 

@@ -45,6 +45,7 @@ from PIL import ExifTags, Image
 from tqdm.auto import tqdm
 
 from metainv.data import store
+from metainv.errors import MetainvError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ SPLIT_STREAMS = {"train": 0, "val": 1}
 RESAMPLE = Image.Resampling.LANCZOS
 
 
-class ImageReadError(ValueError):
+class ImageReadError(MetainvError, ValueError):
     """An image could not be decoded or transformed; the message names the file."""
 
 

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from metainv.errors import MetainvError
+
 if TYPE_CHECKING:
     import torch
 
@@ -34,7 +36,7 @@ SPLITS = ("train", "val")
 MANIFEST = "manifest.json"
 
 
-class StoreError(RuntimeError):
+class StoreError(MetainvError, RuntimeError):
     """A store folder is missing, incomplete or corrupt."""
 
 

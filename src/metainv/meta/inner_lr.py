@@ -6,39 +6,76 @@
 
 Both are trained by the outer optimiser alongside θ. With all Meta-SGD rates equal to α_k,
 ``meta_sgd`` reduces exactly to ``per_step``.
+
+Parametrisation (``param``):
+
+* ``linear``: the trained tensor is α itself. Adam moves each entry by at most ≈ its learning
+  rate per step whatever α's size, so a rate learning rate of 1e-5 moves α by ≤ 0.3 in 30,000
+  steps — an α that must grow from 0.01 to O(1) never gets there.
+* ``log``: the trained tensor is s with α = exp(s). Adam then moves α by a bounded *factor*
+  per step, e^{±lr}: the same learning rate suits rates of any size (0.01 or 10), α stays
+  positive, and lr = 0.02 can cross two decades in a few hundred steps.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
 from torch import nn
 
 SCHEMES = ("per_step", "meta_sgd")
+PARAMS = ("linear", "log")
 
 
 class InnerLearningRates(nn.Module):
     """α for each inner step (and, for Meta-SGD, each parameter element)."""
 
     def __init__(self, param_shapes: Sequence[torch.Size], steps: int, scheme: str = "per_step",
-                 init: float = 0.01):
+                 init: float = 0.01, param: str = "linear"):
         super().__init__()
         if scheme not in SCHEMES:
             raise ValueError(f"inner lr scheme must be one of {SCHEMES}, got {scheme!r}")
+        if param not in PARAMS:
+            raise ValueError(f"inner lr parametrisation must be one of {PARAMS}, got {param!r}")
+        if param == "log" and init <= 0:
+            raise ValueError(f"log-space inner rates need a positive initial rate, got {init}")
         self.scheme = scheme
+        self.param = param
         self.steps = int(steps)
         self.n_params = len(param_shapes)
+        value = math.log(init) if param == "log" else float(init)
         if scheme == "per_step":
-            self.rates = nn.ParameterList([nn.Parameter(torch.full((self.steps,), float(init)))])
+            self.rates = nn.ParameterList([nn.Parameter(torch.full((self.steps,), value))])
         else:
             self.rates = nn.ParameterList(
-                nn.Parameter(torch.full(tuple(shape), float(init)))
+                nn.Parameter(torch.full(tuple(shape), value))
                 for _ in range(self.steps) for shape in param_shapes
             )
+
+    def _value(self, t: torch.Tensor) -> torch.Tensor:
+        return t.exp() if self.param == "log" else t
 
     def rate(self, step: int, index: int) -> torch.Tensor:
         """α for inner step ``step`` and parameter tensor ``index``, broadcastable to B×shape."""
         if self.scheme == "per_step":
-            return self.rates[0][step]
-        return self.rates[step * self.n_params + index].unsqueeze(0)
+            return self._value(self.rates[0][step])
+        return self._value(self.rates[step * self.n_params + index]).unsqueeze(0)
+
+    @torch.no_grad()
+    def summary(self) -> dict[str, float]:
+        """The current rates for the training log: ``rate_k`` per step (per_step), or
+        ``rate_k_mean``/``_min``/``_max`` over all parameter elements of step k (meta_sgd)."""
+        out: dict[str, float] = {}
+        if self.scheme == "per_step":
+            for k, a in enumerate(self._value(self.rates[0]).tolist()):
+                out[f"rate_{k}"] = a
+            return out
+        for k in range(self.steps):
+            a = torch.cat([self._value(self.rates[k * self.n_params + i]).flatten()
+                           for i in range(self.n_params)])
+            out[f"rate_{k}_mean"] = a.mean().item()
+            out[f"rate_{k}_min"] = a.min().item()
+            out[f"rate_{k}_max"] = a.max().item()
+        return out

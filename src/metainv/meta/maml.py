@@ -22,9 +22,8 @@ import torch
 from metainv.meta.inner_lr import InnerLearningRates
 from metainv.nets.siren import Siren
 from metainv.physics import LinearOperator
+from metainv.solvers import Solver  # f(x0, y, op) -> x: the classical solver run on the SIREN's image
 
-# f(x0, y, op) -> x: the classical solver run on the SIREN's image
-Solver = Callable[[torch.Tensor, torch.Tensor, LinearOperator], torch.Tensor]
 
 
 def data_fidelity(x: torch.Tensor, y: torch.Tensor, op: LinearOperator,

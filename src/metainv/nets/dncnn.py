@@ -44,7 +44,15 @@ class DnCNN(nn.Module):
         self.body = nn.Sequential(*layers)
         self.channels, self.depth, self.features = channels, depth, features
         self.register_buffer("noise_level", torch.tensor(float(noise_level), dtype=torch.float64))
+        # σ₀ as a Python float too: reading the buffer (float(tensor)) inside a solver would
+        # make the host wait for the GPU at every denoiser call
+        self.sigma0 = float(noise_level)
         self._init_weights()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if prefix + "noise_level" in state_dict:  # a CPU tensor here: no device sync
+            self.sigma0 = float(state_dict[prefix + "noise_level"])
 
     def _init_weights(self) -> None:
         """He (Kaiming) initialisation for the hidden convolutions, as in the DnCNN paper."""
@@ -76,7 +84,10 @@ class DnCNN(nn.Module):
 
 
 def trained_noise_level(denoiser: nn.Module) -> float | None:
-    """σ₀ of a denoiser that records one (a :class:`DnCNN`), else ``None``."""
+    """σ₀ of a denoiser that records one (a :class:`DnCNN`), else ``None``. Read from the
+    Python float ``sigma0`` where there is one (no host-device sync), else the buffer."""
+    if getattr(denoiser, "sigma0", None) is not None:
+        return float(denoiser.sigma0)
     level = getattr(denoiser, "noise_level", None)
     return None if level is None else float(level)
 
@@ -99,6 +110,9 @@ def denoise_at_level(
     sigma0 = trained_noise_level(denoiser)
     if sigma is None or sigma0 is None:
         return denoiser(x)
+    if not torch.is_tensor(sigma):  # a Python number stays one: no scalar copy to the device
+        scale = sigma0 / float(sigma)
+        return denoiser(x * scale) / scale
     sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
     if sigma.ndim == 1:
         sigma = sigma.view(-1, 1, 1, 1)

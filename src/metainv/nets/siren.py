@@ -9,7 +9,7 @@ Layer l (l < L):  h ← sin(ω₀ (h W_lᵀ + b_l));   last layer:  s = h W_Lᵀ
 The network represents the image in [−1, 1] (as in SIREN's image fitting), so the image is
 φ_θ = (s + 1) / 2 ∈ [0, 1] nominally (not clamped: solvers see the raw value).
 
-Initialisation (SIREN §3.2, DESIGN.md): first layer W ~ U(−1/n, 1/n), other layers
+Initialisation (SIREN §3.2, ARCHITECTURE.md "Numerics"): first layer W ~ U(−1/n, 1/n), other layers
 W ~ U(−√(6/n)/ω₀, √(6/n)/ω₀), with n the layer's fan-in; biases U(−1/√n, 1/√n) (PyTorch's
 ``nn.Linear`` default, as in the reference implementation).
 """

@@ -23,10 +23,13 @@ def _save(fig: plt.Figure, out_png: str | Path) -> Path:
 
 
 def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) -> Path:
-    """Outer loss (log scale), inner losses per step and validation PSNR against the step."""
+    """Outer loss (log scale), inner losses per step, the learned inner rates per step
+    (``rate_k``, or the Meta-SGD mean with its min–max band) and validation PSNR."""
     log = pd.read_csv(log_csv)
     has_val = "val_psnr" in log and log["val_psnr"].notna().any()
-    fig, axes = plt.subplots(1, 2 if has_val else 1, figsize=(10 if has_val else 5.5, 3.6), squeeze=False)
+    rate_cols = [c for c in log.columns if c.startswith("rate_") and not c.endswith(("_min", "_max"))]
+    n_panels = 1 + bool(rate_cols) + has_val
+    fig, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 3.6), squeeze=False)
     ax = axes[0, 0]
     window = max(1, len(log) // 50)
     ax.plot(log.step, log.loss, alpha=0.3, color="C0", lw=0.8)
@@ -38,12 +41,25 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) ->
     ax.set_xlabel("outer step")
     ax.set_title("losses (rolling mean)")
     ax.legend(fontsize=7)
+    if rate_cols:
+        ax = axes[0, 1]
+        for i, col in enumerate(rate_cols):
+            k = col.removeprefix("rate_").removesuffix("_mean")
+            ax.plot(log.step, log[col], color=f"C{i + 1}", lw=1, label=f"α step {k}")
+            if f"rate_{k}_min" in log and f"rate_{k}_max" in log:
+                ax.fill_between(log.step, log[f"rate_{k}_min"], log[f"rate_{k}_max"],
+                                color=f"C{i + 1}", alpha=0.12, lw=0)
+        ax.set_yscale("log")
+        ax.set_xlabel("outer step")
+        ax.set_title("inner rates" + (" (mean, min–max)" if rate_cols[0].endswith("_mean") else ""))
+        ax.legend(fontsize=7)
     if has_val:
         val = log.dropna(subset=["val_psnr"])
-        axes[0, 1].plot(val.step, val.val_psnr, marker="o", ms=3)
-        axes[0, 1].set_xlabel("outer step")
-        axes[0, 1].set_ylabel("PSNR (dB)")
-        axes[0, 1].set_title("validation PSNR")
+        ax = axes[0, n_panels - 1]
+        ax.plot(val.step, val.val_psnr, marker="o", ms=3)
+        ax.set_xlabel("outer step")
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title("validation PSNR")
     fig.suptitle(title)
     return _save(fig, out_png)
 

@@ -2,8 +2,8 @@
 
 A table spec (``config.tables.<n>``) lists rows, each naming an experiment and the paper's
 (method, setting) it reproduces, plus the metrics to show. Experiments that were not run
-(absent from the configuration, e.g. LPIPS-loss runs offline) appear as "not run"; metrics
-that cannot be computed here (LPIPS without its ImageNet backbone) as "unavailable".
+(absent from the configuration or disabled) appear as "not run"; metrics missing from an
+experiment's metrics.csv as "unavailable".
 Nothing is ever filled in from the paper.
 """
 
@@ -22,8 +22,10 @@ INPUT_LABEL = "Input (y)"
 
 
 def _fmt(metric: str, value: float) -> str:
-    if metric == "MSE" or metric.startswith("LPIPS"):
+    if metric == "MSE":
         return f"{value:.2e}"
+    if metric.startswith("LPIPS"):
+        return f"{value:.4f}"  # as the paper prints it
     if metric == "PSNR":
         return f"{value:.2f}"
     return f"{value:.3f}"
@@ -89,8 +91,8 @@ def to_markdown(df: pd.DataFrame, title: str) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     n = int(df[df.status == "ok"].n.max()) if (df.status == "ok").any() else 0
     lines += ["", f"Mean ± standard deviation over {n} validation images; the paper's value in "
-              "parentheses. *unavailable*: LPIPS needs ImageNet backbone weights that this run "
-              "could not load; *not run*: experiment not part of this configuration."]
+              "parentheses. *unavailable*: metric not in the experiment's metrics.csv; "
+              "*not run*: experiment not part of this configuration."]
     return "\n".join(lines) + "\n"
 
 

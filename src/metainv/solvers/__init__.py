@@ -1,27 +1,66 @@
-"""Classical iterative solvers f(x0, y, op) -> x, batched and differentiable.
+"""Classical iterative solvers f(x0, y, op) -> x, batched and differentiable, and ONE registry.
 
-``make_solver`` turns an experiment's ``solver`` config block into such a callable, so the
-meta-learning code never needs to know which solver runs inside its inner loop.
+:func:`build_solver` turns a solver config into a :class:`Solver`, whichever stage asks: the
+``solver`` block of a meta experiment (f inside the inner loop, Eq. 6 / RED) and the
+``classical`` block of a RED / HQS baseline (``kind`` = the experiment's method). The solver
+parameters each kind accepts are named once, in :data:`PARAMETERS`; the config resolution
+(:mod:`metainv.config`) checks specs against it.
+
+=====  ==========================================  ========================================
+kind   update                                      parameters
+=====  ==========================================  ========================================
+none   x = x0 (Table 2: the SIREN is the solution)  —
+gd     x ← x − α Aᵀ(Ax − y), Eq. 6                  step_size (eval_step_size at evaluation)
+red    RED fixed point (Romano et al. 2017)         lam, sigma_f, relax
+hqs    HQS with DPIR's σ_k schedule                 lam, sigma_start, sigma_end, relax
+=====  ==========================================  ========================================
+
+Every kind runs ``steps`` updates, or with ``tol`` until each image's relative change is below
+it (at most ``max_steps``); see :mod:`metainv.solvers.iterate`.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from metainv.errors import ConfigError
 from metainv.physics import LinearOperator
 from metainv.solvers.gd import gradient_descent
+from metainv.solvers.hqs import hqs
+from metainv.solvers.red import red
 
-Solver = Callable[[torch.Tensor, torch.Tensor, LinearOperator], torch.Tensor]
+#: Solver parameters per kind (beyond steps / tol / max_steps), named once for the package.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "gd": (),
+    "red": ("lam", "sigma_f", "relax"),
+    "hqs": ("lam", "sigma_start", "sigma_end", "relax"),
+}
+#: Parameters without a usable default: a solver inside a meta experiment must be given them.
+REQUIRED: dict[str, tuple[str, ...]] = {"red": ("lam", "sigma_f"), "hqs": ("lam",)}
+#: Kinds that call a denoiser.
+DENOISING = ("red", "hqs")
 
 
-def identity_solver(x0: torch.Tensor, y: torch.Tensor, op: LinearOperator) -> torch.Tensor:
-    """No solver in the loop: the SIREN output is the solution (Table 2)."""
-    return x0
+def check_params(kind: str, params: Mapping[str, Any], key: str = "params",
+                 complete: bool = False) -> dict[str, Any]:
+    """``params`` of solver ``kind``; unknown names (and, with ``complete``, missing required
+    ones) raise :class:`~metainv.errors.ConfigError` naming ``key``."""
+    if kind not in PARAMETERS:
+        raise ConfigError(f"{key}: unknown solver kind {kind!r}; known: {sorted(PARAMETERS)}")
+    unknown = set(params) - set(PARAMETERS[kind])
+    if unknown:
+        raise ConfigError(f"{key}: unknown parameter(s) {sorted(unknown)} for a {kind} solver; "
+                          f"known: {list(PARAMETERS[kind])}")
+    missing = [p for p in REQUIRED.get(kind, ()) if p not in params]
+    if complete and missing:
+        raise ConfigError(f"{key}: a {kind} solver needs {missing} (or solver.params_from)")
+    return dict(params)
 
 
 class CheckpointedDenoiser(nn.Module):
@@ -42,38 +81,83 @@ class CheckpointedDenoiser(nn.Module):
     def noise_level(self):  # noqa: D401 - mirrors DnCNN's buffer
         return getattr(self.net, "noise_level", None)
 
+    @property
+    def sigma0(self):  # noqa: D401 - mirrors DnCNN's Python float (read without a device sync)
+        return getattr(self.net, "sigma0", None)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.is_grad_enabled():
             return self.net(x)
         return checkpoint(self.net, x, use_reentrant=False)
 
 
-def _red_solver(x0: torch.Tensor, y: torch.Tensor, op: LinearOperator, denoiser: nn.Module,
-                steps: int, params: Mapping) -> torch.Tensor:
-    from metainv.solvers.red import red
+@dataclass(frozen=True)
+class Solver:
+    """f(x0, y, op) → x: one configured solver (build it with :func:`build_solver`).
 
-    return red(x0, y, op, denoiser, steps=steps, **params)
-
-
-def make_solver(spec: Mapping, evaluation: bool = False, denoiser: nn.Module | None = None,
-                params: Mapping | None = None) -> Solver:
-    """Solver from a ``solver`` config block.
-
-    ``gd``: Eq. 6, ``evaluation`` selects ``eval_step_size``. ``red``: ``steps`` fixed-point
-    updates of RED (Romano et al. 2017) with ``denoiser``; its parameters (λ, σ_f, relax) come
-    from ``params`` (e.g. tuned for the classical RED baseline) or ``spec["params"]``.
+    ``x0`` None starts from y (the classical baselines). Calling returns x; :meth:`run`
+    returns (x, info) with per-image iteration counts (``info["steps"]``).
     """
-    kind = spec["kind"]
-    if kind == "none":
-        return identity_solver
-    if kind == "gd":
-        step = spec.get("eval_step_size", spec["step_size"]) if evaluation else spec["step_size"]
-        return partial(gradient_descent, step_size=float(step), steps=int(spec["steps"]))
-    if kind == "red":
+
+    kind: str
+    steps: int = 1
+    step_size: float = 0.9
+    params: Mapping[str, Any] = field(default_factory=dict)
+    denoiser: nn.Module | None = None
+    tol: float | None = None
+    max_steps: int = 300
+
+    def __call__(self, x0: torch.Tensor | None, y: torch.Tensor, op: LinearOperator) -> torch.Tensor:
+        return self.run(x0, y, op)[0]
+
+    def run(self, x0: torch.Tensor | None, y: torch.Tensor, op: LinearOperator
+            ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x0 = y if x0 is None else x0
+        counts = torch.full((y.shape[0],), self.steps, dtype=torch.long, device=y.device)
+        if self.kind == "none":
+            return x0, {"steps": counts.zero_()}
+        if self.kind == "gd":
+            return gradient_descent(x0, y, op, step_size=self.step_size, steps=self.steps), {"steps": counts}
+        common = dict(steps=self.steps, tol=self.tol, max_steps=self.max_steps, return_info=True, **self.params)
+        if self.kind == "red":
+            return red(x0, y, op, self.denoiser, **common)
+        return hqs(x0, y, op, self.denoiser, schedule_steps=self.steps, **common)
+
+    @torch.no_grad()
+    def solve_in_batches(self, y: torch.Tensor, op: LinearOperator, batch_size: int
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Solve all of ``y`` from y in memory-sized batches (each one batched solve); returns
+        (x, per-image iteration counts). The operator must be shared by all images (blur)."""
+        outs, counts = [], []
+        for start in range(0, len(y), batch_size):
+            x, info = self.run(None, y[start : start + batch_size], op)
+            outs.append(x)
+            counts.append(info["steps"])
+        return torch.cat(outs), torch.cat(counts)
+
+
+def build_solver(config: Mapping[str, Any], *, evaluation: bool = False, denoiser: nn.Module | None = None,
+                 params: Mapping[str, Any] | None = None, key: str = "solver") -> Solver:
+    """The one registry: a :class:`Solver` from a solver config.
+
+    ``config``: ``kind`` (none | gd | red | hqs), ``steps``, and as the kind needs
+    ``step_size`` / ``eval_step_size`` (gd; ``evaluation`` picks the latter), ``params``
+    (:data:`PARAMETERS`; ``params`` given here, e.g. tuned ones, replace the config's),
+    ``tol`` / ``max_steps`` (run to convergence) and ``checkpoint_denoiser``.
+    """
+    kind = config["kind"]
+    chosen = dict(config.get("params") or {}) if params is None else dict(params)
+    chosen = check_params(kind, chosen, key=f"{key}.params")
+    if kind in DENOISING:
         if denoiser is None:
-            raise ValueError("solver kind 'red' needs a denoiser")
-        if spec.get("checkpoint_denoiser", False):
+            raise ConfigError(f"{key}: solver kind {kind!r} needs a denoiser")
+        if config.get("checkpoint_denoiser", False):
             denoiser = CheckpointedDenoiser(denoiser)
-        red_params = dict(spec.get("params") or {}) if params is None else dict(params)
-        return partial(_red_solver, denoiser=denoiser, steps=int(spec["steps"]), params=red_params)
-    raise ValueError(f"unknown solver kind {kind!r}")
+    step = config.get("step_size", 0.9)
+    if evaluation:
+        step = config.get("eval_step_size", step)
+    return Solver(kind=kind, steps=int(config.get("steps", 1)), step_size=float(step), params=chosen,
+                  denoiser=denoiser, tol=config.get("tol"), max_steps=int(config.get("max_steps", 300)))
+
+
+__all__ = ["PARAMETERS", "REQUIRED", "Solver", "build_solver", "check_params", "CheckpointedDenoiser"]

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Share the workflow's artifacts through DVC, and restore them so Snakemake trusts them.
 
-    python workflow/scripts/artifacts.py push [-r REMOTE]
-    python workflow/scripts/artifacts.py pull [-r REMOTE] [SNAKEMAKE ARGS, e.g. --configfile config/quick.yaml]
+    python tools/artifacts.py push [-r REMOTE]
+    python tools/artifacts.py pull [-r REMOTE] [SNAKEMAKE ARGS, e.g. --configfile config/quick.yaml]
 
 ``push`` versions ``data/raw``, ``data/processed``, every ``results/<task>/<experiment>``,
 ``results/tables`` and ``results/figures`` with ``dvc add`` (hashes every file, caches it,

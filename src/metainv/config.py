@@ -1,0 +1,294 @@
+"""Configuration resolution: from ``config/*.yaml`` to the spec of each experiment.
+
+Called by the Snakefile (``workflow/rules/common.smk``), by the CLI (a ``--spec`` written by
+hand gets the same defaults) and by the tests, so all three see one set of rules:
+
+1. the top level is validated against ``schemas/config.schema.yaml`` (defaults filled in);
+2. each experiment is ``experiment_defaults`` deep-merged *under* ``experiments.<id>``,
+   validated against ``schemas/experiment.schema.yaml`` (defaults filled in), and its task
+   name replaced by the task's block (``{"name": ..., "resolution", "operator"}``), with the
+   run-wide ``seed`` and ``tf32`` attached;
+3. ``model_from: <id>`` makes an experiment evaluate another's trained model: its spec is the
+   source's, with only ``id``, ``eval`` and ``enabled`` its own;
+4. cross-references are checked — ``solver.params_from`` names an enabled RED experiment,
+   a RED solver inside a meta experiment has λ and σ_f, table rows and figure columns name
+   experiments, classical baselines share the DnCNN's resolution.
+
+Every failure is a :class:`ConfigError` whose message names the key
+(``config.experiments.meta_center_m2.inner.steps``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from metainv.errors import ConfigError
+
+#: Keys of a resolved experiment spec that do not come from the experiment schema.
+RESOLVED_KEYS = ("id", "seed", "tf32")
+
+
+def schema_path(name: str) -> Path:
+    """Path of a packaged JSON schema (``config`` or ``experiment``)."""
+    return Path(str(resources.files("metainv.schemas").joinpath(f"{name}.schema.yaml")))
+
+
+def validate(data: dict, schema: str, where: str) -> dict:
+    """Validate ``data`` in place against a packaged schema, filling in its defaults.
+
+    Uses :func:`snakemake.utils.validate` (jsonschema with defaults), so the workflow and the
+    CLI fill exactly the same defaults. Raises :class:`ConfigError` naming ``where`` and the
+    offending key.
+    """
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate as snakemake_validate
+
+    try:
+        snakemake_validate(data, str(schema_path(schema)))
+    except WorkflowError as e:
+        cause = e.__context__ if e.__context__ is not None else e  # the jsonschema ValidationError
+        raise ConfigError(f"{where} is invalid: {_jsonschema_message(cause)}") from e
+    return data
+
+
+def _jsonschema_message(error: Any) -> str:
+    """``key.path: message`` of a jsonschema ValidationError (else its text)."""
+    path = getattr(error, "absolute_path", None)
+    message = getattr(error, "message", None)
+    if message is None:
+        return str(error)
+    return f"{'.'.join(map(str, path))}: {message}" if path else message
+
+
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    """Recursive dict merge: values of ``override`` win; returns a new dict."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(*paths: str | Path) -> dict:
+    """YAML files merged left to right (``snakemake --configfile`` semantics), validated."""
+    config: dict = {}
+    for path in paths:
+        config = deep_merge(config, yaml.safe_load(Path(path).read_text()) or {})
+    return validate_config(config)
+
+
+def validate_config(config: dict) -> dict:
+    """The top level, validated in place with its defaults (see ``config.schema.yaml``)."""
+    validate(config, "config", "config")
+    data = config["data"]
+    if data["source"] == "folder" and not data["folder"]:
+        raise ConfigError("config.data.folder: data.source is 'folder' but data.folder is not set "
+                          "(a folder of JPEG/PNG images)")
+    return config
+
+
+def complete_experiment(spec: Mapping, task: Mapping, eid: str = "experiment",
+                        seed: int = 0, tf32: bool = False) -> dict:
+    """One experiment block (``task`` still a name) validated with defaults, task attached."""
+    spec = copy.deepcopy(dict(spec))
+    validate(spec, "experiment", f"config.experiments.{eid}")
+    spec["id"] = eid
+    spec["seed"] = seed
+    spec["tf32"] = tf32
+    spec["task"] = {"name": spec["task"], **copy.deepcopy(dict(task))}
+    return spec
+
+
+def normalise_spec(spec: Mapping) -> dict:
+    """A resolved experiment spec (task as a block) with any missing defaults filled in.
+
+    What the CLI does with ``--spec``: specs from the Snakefile are already complete and come
+    back unchanged; a spec written by hand needs only what differs from the schema defaults
+    (``id``, ``task`` with its operator, and the experiment's own keys).
+    """
+    spec = dict(spec)
+    task = spec.get("task")
+    if not isinstance(task, Mapping) or "name" not in task:
+        raise ConfigError("spec.task: a resolved spec needs the task block "
+                          "({name, resolution, operator}); resolve config files with metainv.config")
+    task = dict(task)
+    own = {k: v for k, v in spec.items() if k not in RESOLVED_KEYS}
+    own["task"] = task.pop("name")
+    own.setdefault("method", "meta")  # what config.yaml's experiment_defaults states
+    return complete_experiment(own, task, str(spec.get("id", "spec")), int(spec.get("seed", 0)),
+                               bool(spec.get("tf32", False)))
+
+
+def normalise_denoiser_spec(spec: Mapping) -> dict:
+    """A DnCNN training spec (``config.denoiser`` + ``seed``/``tf32``) with defaults filled."""
+    import jsonschema
+
+    spec = copy.deepcopy(dict(spec))
+    extra = {k: spec.pop(k) for k in ("seed", "tf32") if k in spec}
+    schema = yaml.safe_load(schema_path("config").read_text())["properties"]["denoiser"]
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(spec))
+    if error is not None:
+        raise ConfigError(f"config.denoiser is invalid: {_jsonschema_message(error)}")
+    return {**spec, "seed": int(extra.get("seed", 0)), "tf32": bool(extra.get("tf32", False))}
+
+
+def _with_defaults(validator_class):
+    """jsonschema validator that fills ``default`` values of properties (jsonschema FAQ)."""
+    import jsonschema
+
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        for name, sub in properties.items():
+            if isinstance(instance, dict) and "default" in sub:
+                instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def resolve_experiment(config: Mapping, eid: str) -> dict:
+    """One experiment of a validated config: defaults merged under it, task attached."""
+    merged = deep_merge(config.get("experiment_defaults", {}), config["experiments"][eid])
+    task = merged.get("task")
+    spec = complete_experiment(merged, {}, eid, config["seed"], config["tf32"])
+    if task not in config["tasks"]:
+        raise ConfigError(f"config.experiments.{eid}.task: unknown task {task!r}; "
+                          f"defined tasks: {sorted(config['tasks'])}")
+    spec["task"] = {"name": task, **copy.deepcopy(config["tasks"][task])}
+    return spec
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A validated configuration and its experiments (``all``: enabled or not)."""
+
+    config: dict
+    all: dict[str, dict]
+
+    @property
+    def experiments(self) -> dict[str, dict]:
+        """Enabled experiments: the ones the workflow runs."""
+        return {eid: spec for eid, spec in self.all.items() if spec["enabled"]}
+
+    def ids_of(self, *methods: str) -> list[str]:
+        return [eid for eid, spec in self.experiments.items() if spec["method"] in methods]
+
+    def trained_ids(self, method: str) -> list[str]:
+        """Enabled experiments of ``method`` that train a model of their own."""
+        return [eid for eid in self.ids_of(method) if "model_from" not in self.all[eid]]
+
+
+def resolve(config: dict) -> Resolved:
+    """Validate ``config`` in place and resolve every experiment; check cross-references."""
+    validate_config(config)
+    specs = {eid: resolve_experiment(config, eid) for eid in config["experiments"]}
+    specs = _apply_model_from(specs)
+    resolved = Resolved(config, specs)
+    _check_solver_params(resolved)
+    _check_tables_and_figures(config, specs)
+    _check_classical_resolution(config, resolved)
+    return resolved
+
+
+def _apply_model_from(specs: dict[str, dict]) -> dict[str, dict]:
+    out = dict(specs)
+    for eid, spec in specs.items():
+        src = spec.get("model_from")
+        if src is None:
+            continue
+        key = f"config.experiments.{eid}.model_from"
+        if src not in specs or "model_from" in specs[src]:
+            raise ConfigError(f"{key}: {src!r} is not an experiment that trains a model")
+        if specs[src]["task"]["name"] != spec["task"]["name"] or specs[src]["method"] != spec["method"]:
+            raise ConfigError(f"{key}: {src!r} has another task or method")
+        if spec["enabled"] and not specs[src]["enabled"]:
+            raise ConfigError(f"config.experiments.{eid} is enabled but its model_from {src!r} is not")
+        # evaluate the source's model exactly as trained: only `eval` and `enabled` are this one's
+        out[eid] = {**copy.deepcopy(specs[src]), "id": eid, "model_from": src,
+                    "eval": spec["eval"], "enabled": spec["enabled"]}
+    return out
+
+
+def _check_solver_params(resolved: Resolved) -> None:
+    from metainv.solvers import check_params
+
+    enabled = resolved.experiments
+    for eid, spec in enabled.items():
+        solver = spec.get("solver", {})
+        key = f"config.experiments.{eid}.solver"
+        if spec["method"] == "meta" and solver.get("params"):
+            check_params(solver["kind"], solver["params"], key=f"{key}.params")
+        if spec["method"] in ("red", "hqs"):
+            classical = spec["classical"]
+            check_params(spec["method"], classical["params"], key=f"config.experiments.{eid}.classical.params")
+            check_params(spec["method"], classical["tune"]["grid"],
+                         key=f"config.experiments.{eid}.classical.tune.grid")
+        if spec["method"] != "meta" or solver.get("kind") != "red":
+            continue
+        src = solver.get("params_from")
+        if src is not None and (src not in enabled or enabled[src]["method"] != "red"):
+            raise ConfigError(f"{key}.params_from: {src!r} is not an enabled red experiment")
+        if src is None:
+            check_params("red", solver.get("params") or {}, key=f"{key}.params", complete=True)
+
+
+def _check_tables_and_figures(config: Mapping, specs: Mapping[str, dict]) -> None:
+    for number, table in config.get("tables", {}).items():
+        for i, row in enumerate(table["rows"]):
+            if row["experiment"] not in specs:
+                raise ConfigError(f"config.tables.{number}.rows[{i}].experiment: unknown experiment "
+                                  f"{row['experiment']!r}")
+    for number, figure in config.get("figures", {}).items():
+        for label, eid in figure["experiments"].items():
+            if eid not in specs:
+                raise ConfigError(f"config.figures.{number}.experiments.{label}: unknown experiment {eid!r}")
+
+
+def _check_classical_resolution(config: Mapping, resolved: Resolved) -> None:
+    res = config["denoiser"]["resolution"]
+    for eid in resolved.ids_of("red", "hqs"):
+        task_res = resolved.all[eid]["task"]["resolution"]
+        if task_res != res:
+            raise ConfigError(
+                f"config.experiments.{eid}: task resolution {task_res} differs from "
+                f"config.denoiser.resolution {res}; the DnCNN and its held-out images must come "
+                "from the same store")
+
+
+def table_experiments(resolved: Resolved, number: str) -> list[str]:
+    """Enabled experiments of one table, in row order."""
+    return [r["experiment"] for r in resolved.config["tables"][number]["rows"]
+            if r["experiment"] in resolved.experiments]
+
+
+def figure_columns(resolved: Resolved, number: str) -> dict[str, str]:
+    """label → enabled experiment of one figure."""
+    return {label: eid for label, eid in resolved.config["figures"][number]["experiments"].items()
+            if eid in resolved.experiments}
+
+
+def lpips_nets(resolved: Resolved, eid: str) -> list[str]:
+    """LPIPS trunks asked for by the tables that show experiment ``eid`` (metric ``LPIPS_<net>``)."""
+    return sorted({metric.split("_", 1)[1] for table in resolved.config.get("tables", {}).values()
+                   if any(row.get("experiment") == eid for row in table["rows"])
+                   for metric in table["metrics"] if metric.startswith("LPIPS_")})
+
+
+def denoiser_spec(config: Mapping) -> dict:
+    """The DnCNN training spec: ``config.denoiser`` plus the run-wide seed and precision."""
+    return {**config["denoiser"], "seed": config["seed"], "tf32": config["tf32"]}
+
+
+__all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config", "lpips_nets",
+           "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge",
+           "schema_path", "table_experiments", "figure_columns", "denoiser_spec"]

@@ -1,0 +1,91 @@
+"""The reconstruction file ``recon.npz`` and the measurements it is made from: one owner.
+
+Every method of a task is scored on the same measurements of the validation images: the
+operator and noise come from :func:`measure` with :func:`evaluation_seed` (``seed`` + 1000);
+parameter searches use :data:`TUNING_SEED_OFFSET` (``seed`` + 2000) on held-out training
+images. ``recon.npz`` holds, as float16 N×H×W×C:
+
+- ``recon``: the reconstructions x̂;
+- ``measurement``: y in image space (zero-filled for masks, the blurred image for blur) — the
+  "input" row of the tables and column of the figures;
+- ``mask`` (bool, inpainting only).
+
+Stages write it with :func:`save_reconstruction`; metrics and figures read it through
+:func:`load_reconstruction`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from metainv.physics import LinearOperator, Mask, build_operator
+
+EVALUATION_SEED_OFFSET = 1000  # measurements of the validation images: seed + 1000
+TUNING_SEED_OFFSET = 2000  # measurements of the tuning images: seed + 2000
+
+
+def evaluation_seed(spec: Mapping) -> int:
+    """The seed of a task's evaluation measurements, shared by all its experiments."""
+    return int(spec["seed"]) + EVALUATION_SEED_OFFSET
+
+
+def measure(spec: Mapping, x: torch.Tensor, generator: torch.Generator,
+            observed: Any = None) -> tuple[LinearOperator, torch.Tensor]:
+    """Operator for the batch ``x`` and its noisy measurement y = A(x) + ε."""
+    n, _, h, w = x.shape
+    op = build_operator(spec["task"]["operator"], n, h, w, generator, x.device, observed=observed)
+    return op, op.measure(x, generator)
+
+
+def evaluation_measurement(spec: Mapping, x: torch.Tensor) -> tuple[LinearOperator, torch.Tensor]:
+    """The evaluation measurement of the validation images ``x`` (``eval.observed`` applies)."""
+    observed = spec.get("eval", {}).get("observed")
+    return measure(spec, x, torch.Generator().manual_seed(evaluation_seed(spec)), observed)
+
+
+def select(op: LinearOperator, index: slice) -> LinearOperator:
+    """The operator of a sub-batch (per-image masks are sliced, shared operators reused)."""
+    if isinstance(op, Mask) and op.mask.shape[0] > 1:
+        return Mask(op.mask[index], noise_std=op.noise_std)
+    return op
+
+
+def save_reconstruction(out_path: str | Path, recon: torch.Tensor, measurement: torch.Tensor,
+                        op: LinearOperator | None = None) -> Path:
+    """Write ``recon.npz`` atomically (see the module docstring for its arrays)."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "recon": recon.detach().permute(0, 2, 3, 1).cpu().numpy().astype(np.float16),
+        "measurement": measurement.detach().permute(0, 2, 3, 1).cpu().numpy().astype(np.float16),
+    }
+    if isinstance(op, Mask):
+        arrays["mask"] = op.mask.detach().cpu().numpy().astype(bool)
+    tmp = out_path.with_name(out_path.stem + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(out_path)
+    return out_path
+
+
+@dataclass
+class Reconstruction:
+    """The arrays of one ``recon.npz`` (float16 N×H×W×C; ``mask`` None for blur)."""
+
+    recon: np.ndarray
+    measurement: np.ndarray
+    mask: np.ndarray | None = None
+
+
+def load_reconstruction(path: str | Path) -> Reconstruction:
+    """Read ``recon.npz``."""
+    with np.load(path) as f:
+        return Reconstruction(f["recon"], f["measurement"], f["mask"] if "mask" in f else None)
+
+
+__all__ = ["evaluation_seed", "measure", "evaluation_measurement", "select", "save_reconstruction",
+           "load_reconstruction", "Reconstruction", "EVALUATION_SEED_OFFSET", "TUNING_SEED_OFFSET"]

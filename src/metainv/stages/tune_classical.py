@@ -1,0 +1,84 @@
+"""Stage ``tune_classical``: search a RED / HQS baseline's parameters on held-out *training*
+images and write ``tuning.csv`` and ``params.json`` (this module owns ``params.json``).
+
+The first ``classical.tune.images`` images of the held-out tail of the training split (never
+seen by the DnCNN, see :func:`metainv.denoiser.split_holdout`) are measured with their own
+seed (:data:`metainv.recon.TUNING_SEED_OFFSET`); ``classical.tune.grid`` is searched over the
+fixed ``classical.params`` (:func:`metainv.solvers.tuning.grid_search`). The validation split
+is never read here. ``params.json`` is ``{"params": {...}, "psnr", "images", "source",
+"experiment"}``; :func:`read_params` reads it for ``solve_classical`` and Meta-RED.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from metainv.data.store import load_split, to_tensor
+from metainv.denoiser import load_denoiser, split_holdout
+from metainv.recon import TUNING_SEED_OFFSET, measure
+from metainv.solvers.tuning import grid_search
+
+log = logging.getLogger(__name__)
+
+
+def classical_solver_config(spec: Mapping) -> dict[str, Any]:
+    """The solver config of a classical experiment: its ``classical`` block, kind = method."""
+    return {"kind": spec["method"], **spec["classical"]}
+
+
+def tune_classical(
+    spec: Mapping, denoiser_path: str | Path, holdout: int, data_dir: str | Path,
+    table_path: str | Path, params_path: str | Path, device: torch.device,
+) -> dict[str, Any]:
+    """Grid search for one experiment; write the CSV and the chosen-parameters JSON."""
+    cfg = spec["classical"]
+    tune = cfg["tune"]
+    train = load_split(data_dir, "train", mmap=True)
+    _, held = split_holdout(len(train), int(holdout))
+    x = to_tensor(train[held][: int(tune["images"])], device)
+    op, y = measure(spec, x, torch.Generator().manual_seed(int(spec["seed"]) + TUNING_SEED_OFFSET))
+    denoiser = load_denoiser(denoiser_path, device)
+    frame = grid_search(classical_solver_config(spec), x, y, op, denoiser, cfg["params"], tune["grid"],
+                        int(cfg["batch_size"]))
+    best = frame[frame.chosen].iloc[0]
+    chosen = {"params": {k: _plain(best[k]) for k in cfg["params"] | dict(tune["grid"])},
+              "psnr": float(best.psnr_mean), "images": len(x), "source": "held-out training images",
+              "experiment": spec["id"]}
+    for path in (table_path, params_path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(table_path) + ".tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, table_path)
+    tmp = Path(str(params_path) + ".tmp")
+    tmp.write_text(json.dumps(chosen, indent=1))
+    os.replace(tmp, params_path)
+    log.info("%s: chose %s (%.2f dB on %d held-out training images)", spec["id"], chosen["params"],
+             chosen["psnr"], len(x))
+    return chosen
+
+
+def read_params(path: str | Path | None) -> dict | None:
+    """The chosen solver parameters of ``params.json``, or None without a path."""
+    if path is None:
+        return None
+    return dict(json.loads(Path(path).read_text())["params"])
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalar → Python scalar (JSON); None/NaN from a missing grid value → None."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+__all__ = ["tune_classical", "read_params", "classical_solver_config"]
