@@ -95,7 +95,7 @@ def test_unrolled_with_no_training_reproduces_the_classical_reconstruction(tmp_p
     a few steps: the DnCNN weights move, the pretrained file does not."""
     from metainv.denoiser import load_denoiser, save_denoiser
     from metainv.nets.dncnn import DnCNN
-    from metainv.solvers.classical import reconstruct_classical
+    from metainv.stages.solve_classical import solve_classical
 
     store = _store(tmp_path / "store", 16)
     torch.manual_seed(0)
@@ -116,8 +116,8 @@ def test_unrolled_with_no_training_reproduces_the_classical_reconstruction(tmp_p
     reconstruct_learned(spec, out / "model.pt", store, out / "recon.npz", CPU)
     classical = {"id": "c", "seed": 0, "method": method, "task": task,
                  "classical": {"steps": 4, "tol": None, "max_steps": 10, "batch_size": 4}}
-    reconstruct_classical(classical, tmp_path / "dncnn.pt", tmp_path / "params.json", store,
-                          tmp_path / "classical.npz", CPU)
+    solve_classical(classical, tmp_path / "dncnn.pt", tmp_path / "params.json", store,
+                    tmp_path / "classical.npz", CPU)
     with np.load(out / "recon.npz") as a, np.load(tmp_path / "classical.npz") as b:
         np.testing.assert_array_equal(a["recon"], b["recon"])
         np.testing.assert_array_equal(a["measurement"], b["measurement"])

@@ -48,7 +48,8 @@ def test_latex_table_is_booktabs_with_best_in_bold_and_paper_alongside(tmp_path)
 def test_figure_rows_show_each_settings_own_measurement(tmp_path):
     import numpy as np
 
-    from metainv.report.figures import figure_experiments, figure_layout, grid_rows, plot_panel_rows
+    from metainv.config import figure_experiments, figure_layout
+    from metainv.report.figures import grid_rows, plot_panel_rows
 
     flat = {"Meta-2": "m2", "UNet": "unet"}
     nested = {"10": {"Meta": "m_k10", "UNet": "u_k10"}, "half": {"Meta": "m_half", "UNet": "u_half"}}

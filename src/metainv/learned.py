@@ -80,14 +80,14 @@ def fit_supervised(spec: Mapping, model: nn.Module, name: str, data_dir: str | P
     :class:`metainv.train.Trainer` (checkpoint/resume, NaN stop, CSV log, validation PSNR on
     fixed measurements of the first ``train.val_images`` validation images); write model.pt.
 
-    Measurements are drawn exactly as for meta-training (:func:`metainv.meta.experiment.measure`):
+    Measurements are drawn exactly as for meta-training (:func:`metainv.recon.measure`):
     random inpainting draws K per batch from the task's distribution, so one model serves
     every K of Table 2.
     """
     import numpy as np  # noqa: F401  (uint8 store arrays)
 
     from metainv.data.store import load_split, to_tensor
-    from metainv.meta.experiment import measure
+    from metainv.recon import measure
     from metainv.metrics import psnr_torch
 
     cfg = spec["train"]

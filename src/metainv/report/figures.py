@@ -64,47 +64,6 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) ->
     return _save(fig, out_png)
 
 
-def plot_reconstructions(ground_truth: np.ndarray, columns: Mapping[str, np.ndarray],
-                         metrics: Mapping[str, Sequence[float]], out_png: str | Path,
-                         title: str, n_images: int = 6) -> Path:
-    """Grid: one row per image, columns = input, methods…, ground truth; PSNR under each."""
-    n = min(n_images, len(ground_truth))
-    labels = list(columns) + ["ground truth"]
-    fig, axes = plt.subplots(n, len(labels), figsize=(1.6 * len(labels), 1.7 * n), squeeze=False)
-    for i in range(n):
-        for j, label in enumerate(labels):
-            ax = axes[i, j]
-            img = ground_truth[i] if label == "ground truth" else columns[label][i]
-            ax.imshow(np.clip(np.asarray(img, dtype=np.float32), 0, 1), interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(label, fontsize=8)
-            if label in metrics:
-                ax.set_xlabel(f"{metrics[label][i]:.1f} dB", fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    return _save(fig, out_png)
-
-
-def figure_layout(experiments: Mapping[str, str | Mapping[str, str]]) -> list[tuple[str, dict[str, str]]]:
-    """Row groups of a figure spec's ``experiments``: ``[(row label, {column label: id})]``.
-
-    Flat (``{column label: id}``): one group, every method on the same measurement (Figures 1
-    and 3). Nested (``{row label: {column label: id}}``): one row per setting, each with its
-    own measurement (Figure 2: one row per number of observed pixels, Meta and UNet columns).
-    """
-    if all(isinstance(v, str) for v in experiments.values()):
-        return [("", dict(experiments))]
-    if not all(isinstance(v, Mapping) for v in experiments.values()):
-        raise ValueError("figure experiments: either all column → id, or all row → {column → id}")
-    return [(str(row), dict(cols)) for row, cols in experiments.items()]
-
-
-def figure_experiments(experiments: Mapping[str, str | Mapping[str, str]]) -> list[str]:
-    """Every experiment id a figure shows, in order, once."""
-    return list(dict.fromkeys(eid for _, cols in figure_layout(experiments) for eid in cols.values()))
-
-
 Panel = tuple[str, np.ndarray, "float | None"]
 
 

@@ -26,13 +26,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from metainv.solvers.hqs import hqs
-from metainv.solvers.red import red
-
-PARAMETERS = {
-    "red": ("lam", "sigma_f", "relax"),
-    "hqs": ("lam", "sigma_start", "sigma_end", "relax"),
-}
+from metainv.solvers import DENOISING, build_solver, check_params
 
 
 class UnrolledSolver(nn.Module):
@@ -45,11 +39,9 @@ class UnrolledSolver(nn.Module):
     def __init__(self, method: str, denoiser: nn.Module, params: Mapping[str, Any], steps: int = 12,
                  checkpoint_denoiser: bool = False):
         super().__init__()
-        if method not in PARAMETERS:
-            raise ValueError(f"unknown unrolled method {method!r}; known: {sorted(PARAMETERS)}")
-        unknown = set(params) - set(PARAMETERS[method])
-        if unknown:
-            raise ValueError(f"{method}: unknown parameter(s) {sorted(unknown)}; known: {PARAMETERS[method]}")
+        if method not in DENOISING:
+            raise ValueError(f"unknown unrolled method {method!r}; known: {list(DENOISING)}")
+        params = check_params(method, params, key=f"unrolled {method}.params")
         if steps < 1:
             raise ValueError("an unrolled solver needs steps ≥ 1")
         self.method, self.params, self.steps = method, dict(params), int(steps)
@@ -64,17 +56,12 @@ class UnrolledSolver(nn.Module):
         return self
 
     def forward(self, y: torch.Tensor, op: Any) -> torch.Tensor:
-        denoiser = self.denoiser
-        if self.checkpoint_denoiser and torch.is_grad_enabled():
-            from metainv.solvers import CheckpointedDenoiser
-
-            denoiser = CheckpointedDenoiser(denoiser)
-        if self.method == "red":
-            return red(None, y, op, denoiser, steps=self.steps, **self.params)
-        return hqs(None, y, op, denoiser, steps=self.steps, schedule_steps=self.steps, **self.params)
+        """x_K from x_0 = y: the registry's RED/HQS (:func:`metainv.solvers.build_solver`)."""
+        config = {"kind": self.method, "steps": self.steps, "checkpoint_denoiser": self.checkpoint_denoiser}
+        return build_solver(config, denoiser=self.denoiser, params=self.params)(None, y, op)
 
     def hparams(self) -> dict:
         return {"method": self.method, "params": self.params, "steps": self.steps}
 
 
-__all__ = ["UnrolledSolver", "PARAMETERS"]
+__all__ = ["UnrolledSolver"]

@@ -22,11 +22,11 @@ def reconstruct_learned(spec: Mapping, model_path: str | Path, data_dir: str | P
     """Every validation image through the trained network; write ``recon.npz``. Measurements
     use the task's evaluation seed (the masks and noise every method of the task sees)."""
     from metainv.data.store import load_split, to_tensor
-    from metainv.meta.experiment import evaluation_seed, measure, save_reconstruction, select
+    from metainv.recon import evaluation_measurement, save_reconstruction, select
 
     model = load_learned(model_path, device)
     val = to_tensor(load_split(data_dir, "val"), device)
-    op, y = measure(spec, val, torch.Generator().manual_seed(evaluation_seed(spec)), spec["eval"].get("observed"))
+    op, y = evaluation_measurement(spec, val)
     batch = int(spec["eval"]["batch_size"])
     outputs = [model(y[i : i + batch], select(op, slice(i, i + batch))) for i in range(0, len(val), batch)]
     return save_reconstruction(out_path, torch.cat(outputs), y, op)
