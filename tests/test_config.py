@@ -88,6 +88,22 @@ def test_params_from_must_name_an_enabled_red_experiment(paper_raw):
         resolve(raw(paper_raw, experiments={"red_12": {"enabled": False}}))
 
 
+def test_unrolled_solvers_start_from_an_enabled_classical_experiment_of_their_solver(paper_raw):
+    resolved = resolve(copy.deepcopy(paper_raw))
+    assert resolved.all["hqs_12_unrolled"]["unrolled"] == {"solver": "hqs", "steps": 12, "params_from": "hqs_12",
+                                                          "checkpoint_denoiser": False}
+    assert resolved.all["red_12_unrolled"]["train"]["batch_size"] == 3
+    assert resolved.trained_ids("unet") == ["unet_center", "unet_random"]
+    # the Table 2 UNet is evaluated at each K with the model trained on Meta's K distribution
+    k10 = resolved.all["unet_random_k10"]
+    assert k10["model_from"] == "unet_random" and k10["eval"]["observed"] == 10
+    for target in ("red_12", "meta_red_l1", "ghost"):
+        with pytest.raises(ConfigError, match=r"config\.experiments\.hqs_12_unrolled\.unrolled\.params_from"):
+            resolve(raw(paper_raw, experiments={"hqs_12_unrolled": {"unrolled": {"params_from": target}}}))
+    with pytest.raises(ConfigError, match=r"hqs_12_unrolled\.unrolled\.params_from: 'hqs_12'"):
+        resolve(raw(paper_raw, experiments={"hqs_12": {"enabled": False}}))
+
+
 def test_a_red_solver_without_params_from_needs_lam_and_sigma_f(paper_raw):
     config = copy.deepcopy(paper_raw)
     solver = config["experiments"]["meta_red_l1"]["solver"]
@@ -110,6 +126,11 @@ def test_unknown_solver_parameters_name_the_key(paper_raw):
      r"config\.tables\.1\.rows\[0\]\.experiment: unknown experiment 'ghost'"),
     ({"figures": {"1": {"experiments": {"Meta-9": "ghost"}}}},
      r"config\.figures\.1\.experiments\.Meta-9: unknown experiment 'ghost'"),
+    ({"figures": {"2": {"experiments": {"10": {"UNet": "ghost"}}}}},
+     r"config\.figures\.2\.experiments\.10\.UNet: unknown experiment 'ghost'"),
+    ({"figures": {"2": {"experiments": {"20": "meta_random_k10"}}}},
+     r"config\.figures\.2\.experiments: either all column"),
+    ({"experiments": {"unet_center": {"method": "unets"}}}, r"config\.experiments\.unet_center is invalid: method"),
     ({"experiments": {"meta_center_m2": {"task": "deblur_typo"}}},
      r"config\.experiments\.meta_center_m2\.task: unknown task 'deblur_typo'"),
     ({"experiments": {"meta_center_m2": {"inner": {"steps": 0}}}},

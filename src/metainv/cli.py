@@ -110,6 +110,29 @@ def cmd_solve_classical(a: argparse.Namespace) -> None:
     solve_classical(spec, a.denoiser, a.params, a.data, a.out, _device(a.device, spec))
 
 
+def cmd_train_unet(a: argparse.Namespace) -> None:
+    from metainv.stages.train_unet import train_unet
+
+    spec = _experiment(a.spec)
+    train_unet(spec, a.data, a.model, a.log, _device(a.device, spec), progress=not a.no_progress,
+               curve_path=a.curve)
+
+
+def cmd_train_unrolled(a: argparse.Namespace) -> None:
+    from metainv.stages.train_unrolled import train_unrolled
+
+    spec = _experiment(a.spec)
+    train_unrolled(spec, a.data, a.denoiser, a.params, a.model, a.log, _device(a.device, spec),
+                   progress=not a.no_progress, curve_path=a.curve)
+
+
+def cmd_reconstruct_learned(a: argparse.Namespace) -> None:
+    from metainv.stages.reconstruct_learned import reconstruct_learned
+
+    spec = _experiment(a.spec)
+    reconstruct_learned(spec, a.model, a.data, a.out, _device(a.device, spec))
+
+
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from metainv.stages.evaluate import evaluate
 
@@ -119,7 +142,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 def cmd_table(a: argparse.Namespace) -> None:
     from metainv.stages.report import table
 
-    table(a.number, _read_spec(a.spec), _pairs(a.metrics), a.csv, a.md)
+    table(a.number, _read_spec(a.spec), _pairs(a.metrics), a.csv, a.md, a.tex)
 
 
 def cmd_figure(a: argparse.Namespace) -> None:
@@ -215,6 +238,32 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="recon.npz to write")
     device(sp)
 
+    for name, fn, help in (("train-unet", cmd_train_unet,
+                            "train the UNet baseline: zero-filled measurement + mask → image, L2 (resumable)"),
+                           ("train-unrolled", cmd_train_unrolled,
+                            "fine-tune the DnCNN inside RED/HQS unrolled for a fixed number of iterations, "
+                            "L2 (resumable)")):
+        sp = add(name, fn, help)
+        sp.add_argument("--spec", required=True, help=experiment + (" (method unet)" if name == "train-unet"
+                                                                    else " (method unrolled)"))
+        sp.add_argument("--data", required=True, help="store folder (train.npy, val.npy)")
+        if name == "train-unrolled":
+            sp.add_argument("--denoiser", required=True, help="pretrained DnCNN model.pt")
+            sp.add_argument("--params", required=True, help="params.json of the tuned classical solver")
+        sp.add_argument("--model", required=True, help="model.pt to write")
+        sp.add_argument("--log", required=True, help="train_log.csv to write")
+        sp.add_argument("--curve", required=True, help="train_curve.png to write")
+        device(sp)
+        progress(sp)
+
+    sp = add("reconstruct-learned", cmd_reconstruct_learned,
+             "reconstruct the validation set with a trained UNet or unrolled solver")
+    sp.add_argument("--spec", required=True, help=experiment + " (method unet | unrolled)")
+    sp.add_argument("--data", required=True, help="store folder (val.npy)")
+    sp.add_argument("--model", required=True, help="model.pt written by train-unet / train-unrolled")
+    sp.add_argument("--out", required=True, help="recon.npz to write")
+    device(sp)
+
     sp = add("evaluate", cmd_evaluate, "per-image MSE / PSNR / SSIM of a reconstruction and of its input")
     sp.add_argument("--recon", required=True, help="recon.npz")
     sp.add_argument("--data", required=True, help="store folder (val.npy: the ground truth)")
@@ -228,12 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--metrics", nargs="*", default=[], help="EXPERIMENT=metrics.csv ... (experiments that ran)")
     sp.add_argument("--csv", required=True, help="long-format CSV to write")
     sp.add_argument("--md", required=True, help="markdown table to write")
+    sp.add_argument("--tex", default=None, help="LaTeX (booktabs) table to write")
 
     sp = add("figure", cmd_figure, "sample reconstructions side by side")
     sp.add_argument("--spec", required=True, help="figure spec (config.figures.<number>): JSON or @file")
     sp.add_argument("--data", required=True, help="store folder (val.npy: the ground truth)")
-    sp.add_argument("--recon", nargs="+", required=True, help="LABEL=recon.npz ... (one column each)")
-    sp.add_argument("--metrics", nargs="+", required=True, help="LABEL=metrics.csv ... (PSNR under each image)")
+    sp.add_argument("--recon", nargs="+", required=True,
+                    help="EXPERIMENT=recon.npz ... (placed by the spec's experiments layout)")
+    sp.add_argument("--metrics", nargs="+", required=True,
+                    help="EXPERIMENT=metrics.csv ... (PSNR under each image)")
     sp.add_argument("--out", required=True, help="PNG to write")
     return p
 

@@ -197,6 +197,7 @@ def resolve(config: dict) -> Resolved:
     _check_solver_params(resolved)
     _check_tables_and_figures(config, specs)
     _check_classical_resolution(config, resolved)
+    _check_unrolled(resolved)
     return resolved
 
 
@@ -249,9 +250,15 @@ def _check_tables_and_figures(config: Mapping, specs: Mapping[str, dict]) -> Non
                 raise ConfigError(f"config.tables.{number}.rows[{i}].experiment: unknown experiment "
                                   f"{row['experiment']!r}")
     for number, figure in config.get("figures", {}).items():
-        for label, eid in figure["experiments"].items():
-            if eid not in specs:
-                raise ConfigError(f"config.figures.{number}.experiments.{label}: unknown experiment {eid!r}")
+        try:
+            layout = figure_layout(figure["experiments"])
+        except ValueError as e:
+            raise ConfigError(f"config.figures.{number}.experiments: {e}") from None
+        for row, columns in layout:
+            for label, eid in columns.items():
+                if eid not in specs:
+                    where = f"{row}.{label}" if row else label
+                    raise ConfigError(f"config.figures.{number}.experiments.{where}: unknown experiment {eid!r}")
 
 
 def _check_classical_resolution(config: Mapping, resolved: Resolved) -> None:
@@ -271,10 +278,45 @@ def table_experiments(resolved: Resolved, number: str) -> list[str]:
             if r["experiment"] in resolved.experiments]
 
 
-def figure_columns(resolved: Resolved, number: str) -> dict[str, str]:
-    """label → enabled experiment of one figure."""
-    return {label: eid for label, eid in resolved.config["figures"][number]["experiments"].items()
-            if eid in resolved.experiments}
+def figure_layout(experiments: Mapping[str, str | Mapping[str, str]]) -> list[tuple[str, dict[str, str]]]:
+    """Row groups of a figure spec's ``experiments``: ``[(row label, {column label: id})]``.
+
+    Flat (``{column label: id}``): one group, every method on the same measurement (Figures 1
+    and 3). Nested (``{row label: {column label: id}}``): one row per setting, each with its
+    own measurement (Figure 2: one row per number of observed pixels, Meta and UNet columns).
+    """
+    if all(isinstance(v, str) for v in experiments.values()):
+        return [("", dict(experiments))]
+    if not all(isinstance(v, Mapping) for v in experiments.values()):
+        raise ValueError("either all column → id, or all row → {column → id}")
+    return [(str(row), dict(cols)) for row, cols in experiments.items()]
+
+
+def figure_experiments(experiments: Mapping[str, str | Mapping[str, str]]) -> list[str]:
+    """Every experiment id a figure shows, in order, once."""
+    return list(dict.fromkeys(eid for _, cols in figure_layout(experiments) for eid in cols.values()))
+
+
+def figure_ids(resolved: Resolved, number: str) -> list[str]:
+    """Enabled experiments one figure shows, in order."""
+    return [eid for eid in figure_experiments(resolved.config["figures"][number]["experiments"])
+            if eid in resolved.experiments]
+
+
+def _check_unrolled(resolved: Resolved) -> None:
+    """An unrolled experiment starts from the tuned parameters of an enabled classical
+    experiment of the same solver at the DnCNN's resolution."""
+    enabled = resolved.experiments
+    for eid in resolved.ids_of("unrolled"):
+        cfg = enabled[eid]["unrolled"]
+        key = f"config.experiments.{eid}.unrolled.params_from"
+        src = cfg.get("params_from")
+        if src is None:
+            raise ConfigError(f"{key}: an unrolled solver starts from a tuned classical experiment; name one")
+        if src not in enabled or enabled[src]["method"] != cfg["solver"]:
+            raise ConfigError(f"{key}: {src!r} is not an enabled {cfg['solver']} experiment")
+        if enabled[src]["task"]["name"] != enabled[eid]["task"]["name"]:
+            raise ConfigError(f"{key}: {src!r} belongs to another task")
 
 
 def lpips_nets(resolved: Resolved, eid: str) -> list[str]:
@@ -291,4 +333,4 @@ def denoiser_spec(config: Mapping) -> dict:
 
 __all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config", "lpips_nets",
            "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge",
-           "schema_path", "table_experiments", "figure_columns", "denoiser_spec"]
+           "schema_path", "table_experiments", "figure_layout", "figure_experiments", "figure_ids", "denoiser_spec"]

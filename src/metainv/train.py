@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 StepFn = Callable[[int], Mapping[str, float]]
 ValidateFn = Callable[[int], Mapping[str, float]]
+Measure = Callable[[torch.Tensor, torch.Generator], tuple[Any, torch.Tensor]]
 
 
 class NonFiniteLossError(MetainvError, RuntimeError):
@@ -220,3 +221,48 @@ class Trainer:
             bar.close()
         self.write_log()
         return self.rows
+
+
+def make_supervised_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: Any,
+    generator: torch.Generator,
+    measure: Measure,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    loss: str = "l2",
+    grad_clip: float | None = None,
+) -> StepFn:
+    """``step_fn(step)`` for :class:`Trainer` training a reconstruction network end to end:
+    the learned baselines (UNet, unrolled RED/HQS), loss L2 (or L1) to ground truth,
+
+        min_w  mean ‖model_w(y, A) − x‖²,   y = A(x) + ε.
+
+    Per step: ``batch_size`` images drawn uniformly from ``images`` (uint8 N×H×W×C, the
+    store's format, converted on the fly), a fresh measurement ``measure(x, generator) ->
+    (op, y)`` (random tasks draw their operator there), one optimiser update. Every random
+    draw comes from ``generator`` (the trainer's), so a resumed run sees the same batches.
+    """
+    import numpy as np
+
+    from metainv.data.store import to_tensor
+
+    if loss not in ("l1", "l2"):
+        raise ValueError(f"unknown supervised loss {loss!r} (l1 | l2)")
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step(step_index: int) -> Mapping[str, float]:
+        idx = torch.randint(len(images), (batch_size,), generator=generator)
+        x = to_tensor(images[np.sort(idx.numpy())], device)
+        op, y = measure(x, generator)
+        residual = model(y, op) - x
+        value = residual.pow(2).mean() if loss == "l2" else residual.abs().mean()
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+        return {"loss": value.item()}
+
+    return step

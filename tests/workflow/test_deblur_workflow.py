@@ -45,7 +45,7 @@ def test_meta_red_tables_share_measurements_and_store_finetuned_weights(tiny_run
     t3 = pd.read_csv(tiny_run / "results/tables/table3.csv")
     t4 = pd.read_csv(tiny_run / "results/tables/table4.csv")
     ok4 = t4[t4.status == "ok"]
-    assert set(ok4.label) == {"Input (y)", "Meta-RED (L1)", "Meta-RED (L2)", "Meta-RED (LPIPS)"}
+    assert set(ok4.label) == {"Input (y)", "Meta-RED (L1)", "Meta-RED (L2)", "Meta-RED (LPIPS)", "RED(12)", "HQS(12)"}
     assert ok4["mean"].map(math.isfinite).all()
     # every deblurring method sees the same noisy measurements (one evaluation seed per task)
     psnr_in = lambda t: t[(t.label == "Input (y)") & (t.metric == "PSNR")]["mean"].item()  # noqa: E731
@@ -61,6 +61,13 @@ def test_meta_red_tables_share_measurements_and_store_finetuned_weights(tiny_run
     assert changed, "fine-tuning left every DnCNN weight unchanged"
     log = pd.read_csv(tiny_run / "results/deblur/meta_red_ft_l2/train_log.csv")
     assert log.step.tolist() == [1, 2, 3, 4] and log.val_psnr.notna().sum() == 2
+    # unrolled RED(12)/HQS(12): the tuned parameters, the DnCNN fine-tuned from the pretrained one
+    for exp, classical in (("red_12_unrolled", "red_12"), ("hqs_12_unrolled", "hqs_12")):
+        blob = torch.load(tiny_run / "results/deblur" / exp / "model.pt", weights_only=False)
+        tuned = json.loads((tiny_run / "results/deblur" / classical / "params.json").read_text())["params"]
+        assert blob["method"] == "unrolled" and blob["hparams"]["params"] == tuned and blob["hparams"]["steps"] == 12
+        tuned_net = {k.removeprefix("denoiser."): v for k, v in blob["state_dict"].items()}
+        assert any(not torch.equal(tuned_net[k], v) for k, v in pretrained.items() if v.is_floating_point())
 
 
 def test_paper_config_plans_the_deblur_stage(tmp_path):

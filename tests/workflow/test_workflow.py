@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def test_quick_workflow_end_to_end(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/table1.csv")
     ours = table[table.status == "ok"]
-    assert set(ours.label) == {"Input (y)", "Meta-2", "Meta-3", "Meta-5", "Meta-7"}
+    assert set(ours.label) == {"Input (y)", "Meta-2", "Meta-3", "Meta-5", "Meta-7", "UNet"}
     assert ours["mean"].map(math.isfinite).all() and ours["std"].map(math.isfinite).all()
     assert (ours.n == 8).all()
     psnr = ours[ours.metric == "PSNR"].set_index("label")["mean"]
@@ -30,7 +30,7 @@ def test_quick_workflow_end_to_end(tiny_run):
     # paper numbers printed alongside; LPIPS (AlexNet, as the paper) computed per image
     assert table[(table.label == "Meta-5") & (table.metric == "PSNR")].paper.item() == 32.6
     lpips = ours[ours.metric == "LPIPS_alex"].set_index("label")["mean"]
-    assert len(lpips) == 5 and ((lpips > 0) & (lpips < 1)).all()
+    assert len(lpips) == 6 and ((lpips > 0) & (lpips < 1)).all()
     for label in ("Meta-2", "Meta-3", "Meta-5", "Meta-7"):
         assert lpips[label] < lpips["Input (y)"], lpips
     md = (tiny_run / "results/tables/table1.md").read_text()
@@ -47,8 +47,18 @@ def test_quick_workflow_end_to_end(tiny_run):
     assert (tiny_run / "results/figures/figure1.png").stat().st_size > 1000
     table2 = pd.read_csv(tiny_run / "results/tables/table2.csv")
     ok2 = table2[table2.status == "ok"]
-    assert set(ok2.label) == {"Input (y)", "10 (Meta)", "500 (Meta)", "1000 (Meta)", "Half (Meta)"}
+    assert set(ok2.label) == {"Input (y)", "10 (Meta)", "500 (Meta)", "1000 (Meta)", "Half (Meta)",
+                              "10 (UNet)", "500 (UNet)", "1000 (UNet)", "Half (UNet)"}
     assert ok2["mean"].map(math.isfinite).all() and (ok2.n == 8).all()
+    # learned baselines: trained by the shared loop (log, curve), every table also as LaTeX
+    for folder in ("inpaint_center/unet_center", "inpaint_random/unet_random"):
+        log = pd.read_csv(tiny_run / "results" / folder / "train_log.csv")
+        assert log.step.tolist() == [1, 2, 3, 4] and log.val_psnr.notna().sum() == 2
+        assert (tiny_run / "results" / folder / "train_curve.png").stat().st_size > 1000
+    for number in "1234":
+        tex = (tiny_run / f"results/tables/table{number}.tex").read_text()
+        assert r"\toprule" in tex and r"\bottomrule" in tex
+    assert "UNet &" in (tiny_run / "results/tables/table1.tex").read_text()
     assert (tiny_run / "results/figures/figure2.png").stat().st_size > 1000
     # nothing left to do
     proc = snakemake(tiny_run, "-n", "--cores", "1", "--configfile", "config/quick.yaml", "config/tiny.yaml")
@@ -60,7 +70,8 @@ def test_paper_config_plans(tmp_path):
     proc = snakemake(work, "-n", "--cores", "1")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    for rule in ("download_celeba", "prepare_celeba", "meta_train", "reconstruct_meta", "evaluate", "table", "figure"):
+    for rule in ("download_celeba", "prepare_celeba", "meta_train", "reconstruct_meta", "evaluate", "table", "figure",
+                 "train_unet", "train_unrolled", "reconstruct_learned"):
         assert rule in out
     assert "data/processed/celeba/128/train.npy" in out
 
@@ -146,6 +157,9 @@ def test_model_from_shares_one_trained_model(tmp_path):
     assert proc.returncode == 0, out[-3000:]
     assert out.count("rule meta_train:") == 1 and "results/inpaint_random/meta_random/model.pt" in out
     assert out.count("rule reconstruct_meta:") == 4
+    # one UNet for every K as well, trained on the same K distribution
+    assert out.count("rule train_unet:") == 1 and "results/inpaint_random/unet_random/model.pt" in out
+    assert out.count("rule reconstruct_learned:") == 4
     (work / "config" / "bad.yaml").write_text(
         "experiments:\n  meta_random_k10: {task: inpaint_random, model_from: meta_random_k500}\n")
     proc = snakemake(work, "-n", "--cores", "1", "--configfile", "config/quick.yaml", "config/bad.yaml")

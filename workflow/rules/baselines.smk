@@ -60,3 +60,106 @@ rule solve_classical:
         "metainv --threads {threads} solve-classical --spec {params.spec} --data {params.data} "
         "--denoiser {input.denoiser} --params {input.params} --out {output} "
         "--device {params.device} > {log} 2>&1"
+
+
+# Learned baselines, trained end to end with L2 to ground truth (metainv.learned): the UNet of
+# Tables 1–2 and RED(12)/HQS(12) unrolled with the DnCNN fine-tuned (Table 4). Each resumes
+# from checkpoint.pt beside its model; reconstruct_learned scores the validation set.
+
+
+rule train_unet:
+    """UNet: zero-filled measurement + mask → image, on Meta's images and measurements."""
+    input:
+        unpack(experiment_store),
+    output:
+        model="results/{task}/{exp}/model.pt",
+        train_log="results/{task}/{exp}/train_log.csv",
+        curve=report(
+            "results/{task}/{exp}/train_curve.png",
+            caption="../report/train_curve.rst",
+            category="Training",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/train_unet/{task}/{exp}.log",
+    benchmark:
+        "logs/train_unet/{task}/{exp}.benchmark.tsv"
+    wildcard_constraints:
+        exp=id_pattern(trained_ids("unet")),
+    conda:
+        "../envs/metainv.yaml"
+    threads: config["threads"]
+    resources:
+        **job_resources("train_unet"),
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.train).parent),
+        device=config["device"],
+    shell:
+        "metainv --threads {threads} train-unet --spec {params.spec} --data {params.data} "
+        "--model {output.model} --log {output.train_log} --curve {output.curve} "
+        "--device {params.device} --no-progress > {log} 2>&1"
+
+
+rule train_unrolled:
+    """RED/HQS unrolled, DnCNN fine-tuned from the pretrained one, tuned parameters fixed."""
+    input:
+        unpack(experiment_store),
+        denoiser=rules.train_denoiser.output.model,
+        params=unrolled_params,
+    output:
+        model="results/{task}/{exp}/model.pt",
+        train_log="results/{task}/{exp}/train_log.csv",
+        curve=report(
+            "results/{task}/{exp}/train_curve.png",
+            caption="../report/train_curve.rst",
+            category="Training",
+            subcategory="{exp}",
+        ),
+    log:
+        "logs/train_unrolled/{task}/{exp}.log",
+    benchmark:
+        "logs/train_unrolled/{task}/{exp}.benchmark.tsv"
+    wildcard_constraints:
+        exp=id_pattern(UNROLLED_IDS),
+    conda:
+        "../envs/metainv.yaml"
+    threads: config["threads"]
+    resources:
+        **job_resources("train_unrolled"),
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.train).parent),
+        device=config["device"],
+    shell:
+        "metainv --threads {threads} train-unrolled --spec {params.spec} --data {params.data} "
+        "--denoiser {input.denoiser} --params {input.params} --model {output.model} "
+        "--log {output.train_log} --curve {output.curve} --device {params.device} "
+        "--no-progress > {log} 2>&1"
+
+
+rule reconstruct_learned:
+    """A trained UNet / unrolled solver on every validation measurement."""
+    input:
+        unpack(experiment_store),
+        model=lambda wc: model_path(wc.exp),
+    output:
+        "results/{task}/{exp}/recon.npz",
+    log:
+        "logs/reconstruct_learned/{task}/{exp}.log",
+    benchmark:
+        "logs/reconstruct_learned/{task}/{exp}.benchmark.tsv"
+    wildcard_constraints:
+        exp=id_pattern(ids_of("unet") + ids_of("unrolled")),
+    conda:
+        "../envs/metainv.yaml"
+    threads: config["threads"]
+    resources:
+        **job_resources("reconstruct_learned"),
+    params:
+        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        data=lambda wc, input: str(Path(input.val).parent),
+        device=config["device"],
+    shell:
+        "metainv --threads {threads} reconstruct-learned --spec {params.spec} --data {params.data} "
+        "--model {input.model} --out {output} --device {params.device} > {log} 2>&1"

@@ -113,17 +113,27 @@ def table_experiments(number):
     return metainv_config.table_experiments(RESOLVED, number)
 
 
-def figure_columns(number):
-    return metainv_config.figure_columns(RESOLVED, number)
+def figure_ids(number):
+    return metainv_config.figure_ids(RESOLVED, number)
 
 
 def figure_store(wildcards):
-    eid = next(iter(figure_columns(wildcards.number).values()))
+    eid = figure_ids(wildcards.number)[0]
     return store_files(EXPERIMENTS[eid]["task"]["resolution"])
 
 
 def lpips_nets(eid):
     return metainv_config.lpips_nets(RESOLVED, eid)
+
+
+def unrolled_params(wildcards):
+    """params.json of the tuned classical experiment an unrolled solver starts from."""
+    return f"{exp_dir(EXPERIMENTS[wildcards.exp]['unrolled']['params_from'])}/params.json"
+
+
+UNROLLED_IDS = RESOLVED.trained_ids("unrolled")
+# experiments that train a model of their own (model.pt, train_log.csv, train_curve.png)
+TRAINED_IDS = RESOLVED.trained_ids("meta") + RESOLVED.trained_ids("unet") + UNROLLED_IDS
 
 
 def all_targets():
@@ -132,11 +142,12 @@ def all_targets():
         targets += [
             f"results/tables/table{number}.csv",
             f"results/tables/table{number}.md",
+            f"results/tables/table{number}.tex",
         ]
-    for number, spec in config.get("figures", {}).items():
-        if any(e in EXPERIMENTS for e in spec["experiments"].values()):
+    for number in config.get("figures", {}):
+        if figure_ids(number):
             targets.append(f"results/figures/figure{number}.png")
-    for eid in trained_ids("meta"):
+    for eid in TRAINED_IDS:
         targets.append(f"{exp_dir(eid)}/train_curve.png")
     # Every result an experiment shares (DVC) is a target, so one that is missing (deleted, or
     # not pulled) is rebuilt together with what depends on it: Snakemake otherwise skips a
@@ -144,11 +155,11 @@ def all_targets():
     # targets: a clone that pulled results without data (or raw downloads) reruns nothing.
     for eid in EXPERIMENTS:
         targets += [f"{exp_dir(eid)}/recon.npz", f"{exp_dir(eid)}/metrics.csv"]
-    for eid in trained_ids("meta"):
+    for eid in TRAINED_IDS:
         targets += [f"{exp_dir(eid)}/model.pt", f"{exp_dir(eid)}/train_log.csv"]
     for eid in CLASSICAL_IDS:
         targets += [f"{exp_dir(eid)}/tuning.csv", f"{exp_dir(eid)}/params.json"]
-    if CLASSICAL_IDS or any(solver_inputs(eid) for eid in trained_ids("meta")):
+    if CLASSICAL_IDS or any(solver_inputs(eid) for eid in trained_ids("meta")) or UNROLLED_IDS:
         targets += [
             DENOISER_MODEL,
             f"{DENOISER_DIR}/eval.json",

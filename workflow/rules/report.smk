@@ -23,6 +23,7 @@ rule table:
             subcategory="Table",
         ),
         md="results/tables/table{number}.md",
+        tex="results/tables/table{number}.tex",
     log:
         "logs/table/{number}.log",
     benchmark:
@@ -34,18 +35,14 @@ rule table:
         metrics=lambda wc, input: " ".join(f"{k}={v}" for k, v in input.items()),
     shell:
         "metainv table --number {wildcards.number} --spec {params.spec} "
-        "--metrics {params.metrics} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        "--metrics {params.metrics} --csv {output.csv} --md {output.md} --tex {output.tex} > {log} 2>&1"
 
 
 rule figure:
     input:
         unpack(figure_store),
-        recon=lambda wc: [
-            f"{exp_dir(e)}/recon.npz" for e in figure_columns(wc.number).values()
-        ],
-        metrics=lambda wc: [
-            f"{exp_dir(e)}/metrics.csv" for e in figure_columns(wc.number).values()
-        ],
+        recon=lambda wc: [f"{exp_dir(e)}/recon.npz" for e in figure_ids(wc.number)],
+        metrics=lambda wc: [f"{exp_dir(e)}/metrics.csv" for e in figure_ids(wc.number)],
     output:
         report(
             "results/figures/figure{number}.png",
@@ -63,12 +60,10 @@ rule figure:
         spec=lambda wc: spec_arg(config["figures"][wc.number]),
         data=lambda wc, input: str(Path(input.val).parent),
         recon=lambda wc: " ".join(
-            shlex.quote(f"{l}={exp_dir(e)}/recon.npz")
-            for l, e in figure_columns(wc.number).items()
+            shlex.quote(f"{e}={exp_dir(e)}/recon.npz") for e in figure_ids(wc.number)
         ),
         metrics=lambda wc: " ".join(
-            shlex.quote(f"{l}={exp_dir(e)}/metrics.csv")
-            for l, e in figure_columns(wc.number).items()
+            shlex.quote(f"{e}={exp_dir(e)}/metrics.csv") for e in figure_ids(wc.number)
         ),
     shell:
         "metainv figure --spec {params.spec} --data {params.data} --recon {params.recon} "

@@ -64,23 +64,47 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) ->
     return _save(fig, out_png)
 
 
-def plot_reconstructions(ground_truth: np.ndarray, columns: Mapping[str, np.ndarray],
-                         metrics: Mapping[str, Sequence[float]], out_png: str | Path,
-                         title: str, n_images: int = 6) -> Path:
-    """Grid: one row per image, columns = input, methods…, ground truth; PSNR under each."""
-    n = min(n_images, len(ground_truth))
-    labels = list(columns) + ["ground truth"]
-    fig, axes = plt.subplots(n, len(labels), figsize=(1.6 * len(labels), 1.7 * n), squeeze=False)
-    for i in range(n):
-        for j, label in enumerate(labels):
-            ax = axes[i, j]
-            img = ground_truth[i] if label == "ground truth" else columns[label][i]
-            ax.imshow(np.clip(np.asarray(img, dtype=np.float32), 0, 1), interpolation="nearest")
+Panel = tuple[str, np.ndarray, "float | None"]
+
+
+def grid_rows(ground_truth: np.ndarray, layout: Sequence[tuple[str, Mapping[str, str]]],
+              recon: Mapping[str, np.ndarray], measurement: Mapping[str, np.ndarray],
+              psnr: Mapping[str, Sequence[float]], input_psnr: Mapping[str, Sequence[float]],
+              n_images: int) -> list[tuple[str, list[Panel]]]:
+    """The panels of a reconstruction figure: one row per (image, row group), each
+    ``[("input", y, PSNR), (method, x̂, PSNR)…, ("ground truth", x, None)]`` where y is the
+    group's own measurement (that of its first experiment). Arrays keyed by experiment id."""
+    rows = []
+    for i in range(min(n_images, len(ground_truth))):
+        for label, cols in layout:
+            first = next(iter(cols.values()))
+            panels: list[Panel] = [("input", measurement[first][i], float(input_psnr[first][i]))]
+            panels += [(col, recon[eid][i], float(psnr[eid][i])) for col, eid in cols.items()]
+            panels.append(("ground truth", ground_truth[i], None))
+            rows.append((label, panels))
+    return rows
+
+
+def plot_panel_rows(rows: Sequence[tuple[str, Sequence[Panel]]], out_png: str | Path, title: str) -> Path:
+    """Draw :func:`grid_rows`: panel names above the first row, row labels at the left,
+    PSNR under each panel."""
+    width = max(len(panels) for _, panels in rows)
+    fig, axes = plt.subplots(len(rows), width, figsize=(1.6 * width, 1.7 * len(rows)), squeeze=False)
+    for r, (label, panels) in enumerate(rows):
+        for j in range(width):
+            ax = axes[r, j]
             ax.set_xticks([])
             ax.set_yticks([])
-            if i == 0:
-                ax.set_title(label, fontsize=8)
-            if label in metrics:
-                ax.set_xlabel(f"{metrics[label][i]:.1f} dB", fontsize=7)
+            if j >= len(panels):
+                ax.axis("off")
+                continue
+            name, img, value = panels[j]
+            ax.imshow(np.clip(np.asarray(img, dtype=np.float32), 0, 1), interpolation="nearest")
+            if r == 0:
+                ax.set_title(name, fontsize=8)
+            if value is not None:
+                ax.set_xlabel(f"{value:.1f} dB", fontsize=7)
+            if j == 0 and label:
+                ax.set_ylabel(label, fontsize=8)
     fig.suptitle(title, fontsize=9)
     return _save(fig, out_png)

@@ -10,6 +10,7 @@ Nothing is ever filled in from the paper.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Mapping
 
@@ -95,10 +96,86 @@ def to_markdown(df: pd.DataFrame, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+HIGHER_IS_BETTER = {"PSNR": True, "SSIM": True, "MSE": False}  # LPIPS_*: lower is better
+
+
+def paper_format(metric: str, value: float) -> str:
+    """A number as the paper prints it: PSNR 32.9, SSIM 0.967, MSE 6.8e-4, LPIPS 0.0226 /
+    0.101 (three significant digits; below 0.01 as 5.6e-3)."""
+    if math.isnan(value):
+        return "--"
+    if metric == "PSNR":
+        return f"{value:.1f}"
+    if metric == "SSIM":
+        return f"{value:.3f}"
+    if metric == "MSE" or abs(value) < 0.01:
+        mantissa, exponent = f"{value:.1e}".split("e")
+        return f"{mantissa}e{int(exponent)}"  # 6.8e-4, not 6.8e-04
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.3f}"
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                "²": r"$^2$", "×": r"$\times$", "±": r"$\pm$", "σ": r"$\sigma$", "λ": r"$\lambda$",
+                "θ": r"$\theta$", "α": r"$\alpha$", "–": "--", "—": "---"}
+
+
+def _tex_escape(text: str) -> str:
+    return "".join(_TEX_SPECIAL.get(char, char) for char in str(text))
+
+
+def to_latex(df: pd.DataFrame, title: str, number: int | str) -> str:
+    """Booktabs LaTeX: one row per method, per metric our mean and the paper's value, the best
+    of our methods (input row excluded) in bold; numbers formatted as in the paper."""
+    metrics = list(dict.fromkeys(df.metric))
+    best = {}
+    for metric in metrics:
+        ours = df[(df.metric == metric) & (df.status == "ok") & (df.label != INPUT_LABEL)]
+        if len(ours):
+            pick = ours["mean"].idxmax() if HIGHER_IS_BETTER.get(metric, False) else ours["mean"].idxmin()
+            best[metric] = paper_format(metric, df.loc[pick, "mean"])
+
+    def head(metric: str) -> str:
+        arrow = r"$\uparrow$" if HIGHER_IS_BETTER.get(metric, False) else r"$\downarrow$"
+        return _tex_escape(metric.replace("LPIPS_", "LPIPS ")) + " " + arrow
+
+    cols = "l" + " rr" * len(metrics)
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
+             " & " + " & ".join(rf"\multicolumn{{2}}{{c}}{{{head(m)}}}" for m in metrics) + r" \\",
+             " ".join(rf"\cmidrule(lr){{{2 + 2 * i}-{3 + 2 * i}}}" for i in range(len(metrics))),
+             "Method & " + " & ".join("ours & paper" for _ in metrics) + r" \\", r"\midrule"]
+    for label, group in df.groupby("label", sort=False):
+        cells = []
+        for metric in metrics:
+            r = group[group.metric == metric].iloc[0]
+            if r.status == "ok":
+                ours = paper_format(metric, r["mean"])
+                if label != INPUT_LABEL and best.get(metric) == ours:
+                    ours = rf"\textbf{{{ours}}}"
+            else:
+                ours = rf"\emph{{{r.status}}}"
+            cells += [ours, paper_format(metric, r.paper)]
+        lines.append(f"{_tex_escape(label)} & " + " & ".join(cells) + r" \\")
+        if label == INPUT_LABEL:
+            lines.append(r"\midrule")
+    n = int(df[df.status == "ok"].n.max()) if (df.status == "ok").any() else 0
+    caption = _tex_escape(re.sub(r"^Table \w+:\s*", "", title))
+    lines += [r"\bottomrule", r"\end{tabular}",
+              rf"\caption{{{caption}. Ours: mean over {n} validation images (best in bold); "
+              r"paper: the published value.}",
+              rf"\label{{tab:table{number}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
 def write_table(number: int | str, spec: Mapping, metrics_files: Mapping[str, str | Path],
-                out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
+                out_csv: str | Path, out_md: str | Path, out_tex: str | Path | None = None) -> pd.DataFrame:
+    """``table<N>.csv`` (long format), ``.md`` (mean ± std, paper alongside) and, with
+    ``out_tex``, ``.tex`` (booktabs, the paper's number format)."""
     df = build_table(number, spec, metrics_files)
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out_csv, index=False)
-    Path(out_md).write_text(to_markdown(df, spec.get("title", f"Table {number}")))
+    title = spec.get("title", f"Table {number}")
+    Path(out_md).write_text(to_markdown(df, title))
+    if out_tex is not None:
+        Path(out_tex).write_text(to_latex(df, title, number))
     return df

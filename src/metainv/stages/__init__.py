@@ -4,18 +4,21 @@ A stage reads its input files, calls the algorithm layer (physics, nets, solvers
 metrics) and writes its output files. The rule, the CLI command and the function share one
 name:
 
-=====================  =====================  =================================================
-rule                   command                function
-=====================  =====================  =================================================
-``meta_train``         ``meta-train``         :func:`metainv.stages.meta_train.meta_train`
-``reconstruct_meta``   ``reconstruct-meta``   :func:`metainv.stages.reconstruct_meta.reconstruct_meta`
-``train_denoiser``     ``train-denoiser``     :func:`metainv.stages.train_denoiser.train_denoiser`
-``tune_classical``     ``tune-classical``     :func:`metainv.stages.tune_classical.tune_classical`
-``solve_classical``    ``solve-classical``    :func:`metainv.stages.solve_classical.solve_classical`
-``evaluate``           ``evaluate``           :func:`metainv.stages.evaluate.evaluate`
-``table``              ``table``              :func:`metainv.stages.report.table`
-``figure``             ``figure``             :func:`metainv.stages.report.figure`
-=====================  =====================  =================================================
+=======================  =======================  =================================================
+rule                     command                  function
+=======================  =======================  =================================================
+``meta_train``           ``meta-train``           :func:`metainv.stages.meta_train.meta_train`
+``reconstruct_meta``     ``reconstruct-meta``     :func:`metainv.stages.reconstruct_meta.reconstruct_meta`
+``train_denoiser``       ``train-denoiser``       :func:`metainv.stages.train_denoiser.train_denoiser`
+``tune_classical``       ``tune-classical``       :func:`metainv.stages.tune_classical.tune_classical`
+``solve_classical``      ``solve-classical``      :func:`metainv.stages.solve_classical.solve_classical`
+``train_unet``           ``train-unet``           :func:`metainv.stages.train_unet.train_unet`
+``train_unrolled``       ``train-unrolled``       :func:`metainv.stages.train_unrolled.train_unrolled`
+``reconstruct_learned``  ``reconstruct-learned``  :func:`metainv.stages.reconstruct_learned.reconstruct_learned`
+``evaluate``             ``evaluate``             :func:`metainv.stages.evaluate.evaluate`
+``table``                ``table``                :func:`metainv.stages.report.table`
+``figure``               ``figure``               :func:`metainv.stages.report.figure`
+=======================  =======================  =================================================
 
 Arrows point down only: stages import the algorithm layer and the plumbing (``config``,
 ``data``, ``recon``, ``train``, ``report``); nothing below imports a stage
