@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from metainv.data.sample import prepare_sample, sample_images, source_photo
-from metainv.data.store import StoreError, load_split, read_manifest, to_tensor, to_uint8, write_store
+from metainv.data.store import (
+    StoreError, load_split, read_manifest, split_tuning, to_tensor, to_uint8, write_store,
+)
 
 
 def test_round_trip_and_checksum(tmp_path):
@@ -69,6 +71,13 @@ def test_no_quick_validation_image_shares_a_source_photo_with_training(tmp_path,
 def test_split_by_photo_rejects_more_validation_images_than_single_photos(tmp_path):
     with pytest.raises(ValueError, match="n_val"):
         prepare_sample(tmp_path, 8, n_val=100, crops_per_portrait=2)
+
+
+def test_split_tuning_is_the_tail_of_the_training_split():
+    fit, tuning = split_tuning(10, 3)
+    assert list(range(10))[fit] == list(range(7)) and list(range(10))[tuning] == [7, 8, 9]
+    with pytest.raises(StoreError, match="data.tuning"):
+        split_tuning(10, 10)
 
 
 def test_sample_store_is_byte_reproducible(tmp_path):
