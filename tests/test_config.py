@@ -149,7 +149,7 @@ def test_bad_references_and_values_name_the_key(paper_raw, override, key):
 def test_a_spec_written_by_hand_gets_the_same_defaults_as_the_workflow(paper_raw):
     resolved = resolve(copy.deepcopy(paper_raw)).all["meta_center_m5"]
     by_hand = {"id": "meta_center_m5", "task": resolved["task"],
-               "inner": {"steps": 5, "lr_scheme": "per_step", "lr_init": 0.01},
+               "inner": {"steps": 5, "lr_scheme": "per_step", "lr_init": 0.01, "lr_param": "log"},
                "siren": {"hidden": 256, "layers": 5, "omega0": 30},
                "outer": {"loss": "l2", "lr": 1e-5, "inner_lr_lr": 0.02, "batch_size": 5, "steps": 30000}}
     assert normalise_spec(by_hand) == resolved
@@ -161,4 +161,4 @@ def test_a_spec_written_by_hand_gets_the_same_defaults_as_the_workflow(paper_raw
 def test_denoiser_spec_gets_its_schema_defaults():
     spec = normalise_denoiser_spec({"depth": 3, "features": 8, "seed": 4})
     assert spec["depth"] == 3 and spec["seed"] == 4 and spec["noise_std"] == 0.05
-    assert spec["tf32"] is False and "holdout" in spec
+    assert spec["tf32"] is False and spec["tuning"] == 200

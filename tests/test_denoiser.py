@@ -10,7 +10,7 @@ from metainv.config import normalise_denoiser_spec
 from metainv.data.store import write_store
 from metainv.denoiser import (
     evaluate_denoiser, load_denoiser, make_denoiser_step, random_crops, random_dihedral,
-    save_denoiser, split_holdout,
+    save_denoiser,
 )
 from metainv.nets.dncnn import DnCNN
 from metainv.stages.train_denoiser import train_denoiser
@@ -82,13 +82,6 @@ def test_learning_rate_schedule_is_a_function_of_the_step():
     assert opt.param_groups[0]["lr"] == 1e-4
 
 
-def test_split_holdout():
-    fit, held = split_holdout(10, 3)
-    assert list(range(10))[fit] == list(range(7)) and list(range(10))[held] == [7, 8, 9]
-    with pytest.raises(ValueError, match="holdout"):
-        split_holdout(10, 10)
-
-
 def test_save_load_roundtrip_frozen_eval(tmp_path):
     net = DnCNN(depth=3, features=4, noise_level=0.07)
     save_denoiser(net, tmp_path / "m.pt")
@@ -109,7 +102,7 @@ def test_evaluate_denoiser_identity_scores_the_noisy_input():
 
 def _spec(**over):
     """A tiny DnCNN run; the rest are the schema defaults (metainv.config)."""
-    spec = {"depth": 3, "features": 8, "holdout": 4, "val_images": 4, "batch_size": 4, "patch_size": 12,
+    spec = {"depth": 3, "features": 8, "tuning": 4, "val_images": 4, "batch_size": 4, "patch_size": 12,
             "lr_decay_at": 0.5, "steps": 8, "checkpoint_every": 2, "validate_every": 4, "resolution": 16}
     spec.update(over)
     return normalise_denoiser_spec(spec)

@@ -32,7 +32,7 @@ TRAIN = {"lr": 3e-3, "batch_size": 4, "steps": 6, "loss": "l2", "checkpoint_ever
 
 
 def unet_spec(**train):
-    return {"id": "unet_random", "seed": 0, "method": "unet",
+    return {"id": "unet_random", "seed": 0, "tuning": 6, "method": "unet",
             "task": {"name": "inpaint_random", "resolution": 16,
                      "operator": {"kind": "inpaint_random", "observed_range": [10, 200], "half_probability": 0.2}},
             "unet": {"channels_per_scale": [4, 8], "batch_norm": True},
@@ -107,14 +107,14 @@ def test_unrolled_with_no_training_reproduces_the_classical_reconstruction(tmp_p
     (tmp_path / "params.json").write_text(json.dumps({"params": params[method]}))
     task = {"name": "deblur", "resolution": 16,
             "operator": {"kind": "blur", "kernel_size": 5, "kernel_std": 1.0, "noise_std": 0.015}}
-    spec = {"id": f"{method}_unrolled", "seed": 0, "method": "unrolled", "task": task,
+    spec = {"id": f"{method}_unrolled", "seed": 0, "tuning": 6, "method": "unrolled", "task": task,
             "unrolled": {"solver": method, "steps": 4, "params_from": f"{method}_12"},
             "train": {**TRAIN, "steps": 0}, "eval": {"batch_size": 4, "observed": None}}
     out = tmp_path / "run"
     train_unrolled(spec, store, tmp_path / "dncnn.pt", tmp_path / "params.json", out / "model.pt", out / "log.csv",
                    CPU, progress=False)
     reconstruct_learned(spec, out / "model.pt", store, out / "recon.npz", CPU)
-    classical = {"id": "c", "seed": 0, "method": method, "task": task,
+    classical = {"id": "c", "seed": 0, "tuning": 6, "method": method, "task": task,
                  "classical": {"steps": 4, "tol": None, "max_steps": 10, "batch_size": 4}}
     solve_classical(classical, tmp_path / "dncnn.pt", tmp_path / "params.json", store,
                     tmp_path / "classical.npz", CPU)

@@ -100,7 +100,7 @@ def cmd_tune_classical(a: argparse.Namespace) -> None:
     from metainv.stages.tune_classical import tune_classical
 
     spec = _experiment(a.spec)
-    tune_classical(spec, a.denoiser, a.holdout, a.data, a.table, a.params, _device(a.device, spec))
+    tune_classical(spec, a.denoiser, a.data, a.table, a.params, _device(a.device, spec))
 
 
 def cmd_solve_classical(a: argparse.Namespace) -> None:
@@ -219,12 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     progress(sp)
 
     sp = add("tune-classical", cmd_tune_classical,
-             "grid-search a classical solver's parameters on held-out training images")
+             "grid-search a classical solver's parameters on the tuning split (data.tuning)")
     sp.add_argument("--spec", required=True, help=experiment + " (method red | hqs)")
     sp.add_argument("--data", required=True, help="store folder (train.npy)")
     sp.add_argument("--denoiser", required=True, help="DnCNN model.pt")
-    sp.add_argument("--holdout", type=int, required=True,
-                    help="held-out tail of the training split (config.denoiser.holdout)")
     sp.add_argument("--table", required=True, help="tuning.csv to write: one row per combination")
     sp.add_argument("--params", required=True, help="params.json to write: the chosen parameters")
     device(sp)

@@ -31,7 +31,7 @@ import yaml
 from metainv.errors import ConfigError
 
 #: Keys of a resolved experiment spec that do not come from the experiment schema.
-RESOLVED_KEYS = ("id", "seed", "tf32")
+RESOLVED_KEYS = ("id", "seed", "tf32", "tuning")
 
 
 def schema_path(name: str) -> Path:
@@ -95,14 +95,22 @@ def validate_config(config: dict) -> dict:
     return config
 
 
+def default_tuning() -> int:
+    """``data.tuning``'s schema default (the size of the tuning split)."""
+    schema = yaml.safe_load(schema_path("config").read_text())
+    return int(schema["properties"]["data"]["properties"]["tuning"]["default"])
+
+
 def complete_experiment(spec: Mapping, task: Mapping, eid: str = "experiment",
-                        seed: int = 0, tf32: bool = False) -> dict:
-    """One experiment block (``task`` still a name) validated with defaults, task attached."""
+                        seed: int = 0, tf32: bool = False, tuning: int | None = None) -> dict:
+    """One experiment block (``task`` still a name) validated with defaults, task attached,
+    with the run-wide ``seed``, ``tf32`` and ``tuning`` (size of the tuning split)."""
     spec = copy.deepcopy(dict(spec))
     validate(spec, "experiment", f"config.experiments.{eid}")
     spec["id"] = eid
     spec["seed"] = seed
     spec["tf32"] = tf32
+    spec["tuning"] = int(tuning) if tuning is not None else default_tuning()
     spec["task"] = {"name": spec["task"], **copy.deepcopy(dict(task))}
     return spec
 
@@ -124,21 +132,22 @@ def normalise_spec(spec: Mapping) -> dict:
     own["task"] = task.pop("name")
     own.setdefault("method", "meta")  # what config.yaml's experiment_defaults states
     return complete_experiment(own, task, str(spec.get("id", "spec")), int(spec.get("seed", 0)),
-                               bool(spec.get("tf32", False)))
+                               bool(spec.get("tf32", False)), spec.get("tuning"))
 
 
 def normalise_denoiser_spec(spec: Mapping) -> dict:
-    """A DnCNN training spec (``config.denoiser`` + ``seed``/``tf32``) with defaults filled."""
+    """A DnCNN training spec (``config.denoiser`` + ``seed``/``tf32``/``tuning``) with defaults filled."""
     import jsonschema
 
     spec = copy.deepcopy(dict(spec))
-    extra = {k: spec.pop(k) for k in ("seed", "tf32") if k in spec}
+    extra = {k: spec.pop(k) for k in ("seed", "tf32", "tuning") if k in spec}
     schema = yaml.safe_load(schema_path("config").read_text())["properties"]["denoiser"]
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(spec))
     if error is not None:
         raise ConfigError(f"config.denoiser is invalid: {_jsonschema_message(error)}")
-    return {**spec, "seed": int(extra.get("seed", 0)), "tf32": bool(extra.get("tf32", False))}
+    return {**spec, "seed": int(extra.get("seed", 0)), "tf32": bool(extra.get("tf32", False)),
+            "tuning": int(extra.get("tuning", default_tuning()))}
 
 
 def _with_defaults(validator_class):
@@ -160,7 +169,7 @@ def resolve_experiment(config: Mapping, eid: str) -> dict:
     """One experiment of a validated config: defaults merged under it, task attached."""
     merged = deep_merge(config.get("experiment_defaults", {}), config["experiments"][eid])
     task = merged.get("task")
-    spec = complete_experiment(merged, {}, eid, config["seed"], config["tf32"])
+    spec = complete_experiment(merged, {}, eid, config["seed"], config["tf32"], config["data"]["tuning"])
     if task not in config["tasks"]:
         raise ConfigError(f"config.experiments.{eid}.task: unknown task {task!r}; "
                           f"defined tasks: {sorted(config['tasks'])}")
@@ -198,6 +207,7 @@ def resolve(config: dict) -> Resolved:
     _check_tables_and_figures(config, specs)
     _check_classical_resolution(config, resolved)
     _check_unrolled(resolved)
+    _check_tuning_sizes(config, resolved)
     return resolved
 
 
@@ -268,8 +278,24 @@ def _check_classical_resolution(config: Mapping, resolved: Resolved) -> None:
         if task_res != res:
             raise ConfigError(
                 f"config.experiments.{eid}: task resolution {task_res} differs from "
-                f"config.denoiser.resolution {res}; the DnCNN and its held-out images must come "
+                f"config.denoiser.resolution {res}; the DnCNN and its tuning images must come "
                 "from the same store")
+
+
+def _check_tuning_sizes(config: Mapping, resolved: Resolved) -> None:
+    """Every choice reads its images from the tuning split: none may ask for more than it holds."""
+    tuning = config["data"]["tuning"]
+    asks = [("config.denoiser.val_images", config["denoiser"]["val_images"])]
+    for eid, spec in resolved.experiments.items():
+        if spec["method"] == "meta" and "model_from" not in resolved.all[eid]:
+            asks.append((f"config.experiments.{eid}.outer.val_images", spec["outer"]["val_images"]))
+        if spec["method"] in ("red", "hqs"):
+            asks.append((f"config.experiments.{eid}.classical.tune.images", spec["classical"]["tune"]["images"]))
+        if spec["method"] in ("unet", "unrolled"):
+            asks.append((f"config.experiments.{eid}.train.val_images", spec["train"]["val_images"]))
+    for key, n in asks:
+        if n > tuning:
+            raise ConfigError(f"{key}: {n} images, but the tuning split (config.data.tuning) holds {tuning}")
 
 
 def table_experiments(resolved: Resolved, number: str) -> list[str]:
@@ -328,9 +354,10 @@ def lpips_nets(resolved: Resolved, eid: str) -> list[str]:
 
 def denoiser_spec(config: Mapping) -> dict:
     """The DnCNN training spec: ``config.denoiser`` plus the run-wide seed and precision."""
-    return {**config["denoiser"], "seed": config["seed"], "tf32": config["tf32"]}
+    return {**config["denoiser"], "seed": config["seed"], "tf32": config["tf32"],
+            "tuning": config["data"]["tuning"]}
 
 
 __all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config", "lpips_nets",
            "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge",
-           "schema_path", "table_experiments", "figure_layout", "figure_experiments", "figure_ids", "denoiser_spec"]
+           "schema_path", "default_tuning", "table_experiments", "figure_layout", "figure_experiments", "figure_ids", "denoiser_spec"]

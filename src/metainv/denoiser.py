@@ -150,17 +150,7 @@ def load_denoiser(path: str | Path, device: torch.device | str = "cpu", trainabl
     return net
 
 
-def split_holdout(n_train: int, holdout: int) -> tuple[slice, slice]:
-    """(training part, held-out part) of the training split: the last ``holdout`` images
-    are never trained on; they serve the denoiser's evaluation and the solvers' parameter
-    search, so neither touches the validation split."""
-    if not 0 < holdout < n_train:
-        raise ValueError(f"denoiser.holdout must lie in [1, {n_train - 1}] for {n_train} training images, got {holdout}")
-    return slice(0, n_train - holdout), slice(n_train - holdout, n_train)
-
-
 __all__ = [
-    "split_holdout",
     "random_dihedral", "random_crops", "make_denoiser_step", "evaluate_denoiser",
     "save_denoiser", "load_denoiser",
 ]

@@ -76,9 +76,10 @@ def load_learned(path: str | Path, device: torch.device | str = "cpu") -> nn.Mod
 
 def fit_supervised(spec: Mapping, model: nn.Module, name: str, data_dir: str | Path, model_path: str | Path,
                    log_path: str | Path, device: torch.device, progress: bool = True) -> list[dict]:
-    """Train ``model(y, op)`` with L2 (``train.loss``) to ground truth on the training split by
-    :class:`metainv.train.Trainer` (checkpoint/resume, NaN stop, CSV log, validation PSNR on
-    fixed measurements of the first ``train.val_images`` validation images); write model.pt.
+    """Train ``model(y, op)`` with L2 (``train.loss``) to ground truth on the training split
+    (less its tuning tail) by :class:`metainv.train.Trainer` (checkpoint/resume, NaN stop, CSV
+    log, a PSNR curve on fixed measurements of the first ``train.val_images`` tuning images —
+    never the validation split); write model.pt.
 
     Measurements are drawn exactly as for meta-training (:func:`metainv.recon.measure`):
     random inpainting draws K per batch from the task's distribution, so one model serves
@@ -86,7 +87,7 @@ def fit_supervised(spec: Mapping, model: nn.Module, name: str, data_dir: str | P
     """
     import numpy as np  # noqa: F401  (uint8 store arrays)
 
-    from metainv.data.store import load_split, to_tensor
+    from metainv.data.store import load_split, split_tuning, to_tensor
     from metainv.recon import measure
     from metainv.metrics import psnr_torch
 
@@ -95,8 +96,10 @@ def fit_supervised(spec: Mapping, model: nn.Module, name: str, data_dir: str | P
     model_path = Path(model_path)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=float(cfg["lr"]))
-    train = load_split(data_dir, "train", mmap=True)
-    val = to_tensor(load_split(data_dir, "val")[: int(cfg["val_images"])], device)
+    store = load_split(data_dir, "train", mmap=True)
+    fit, tuning = split_tuning(len(store), int(spec["tuning"]))
+    train = store[fit]
+    val = to_tensor(store[tuning][: int(cfg["val_images"])], device)  # tuning images, not validation
     trainer = Trainer({name: model}, {"adam": optimizer}, total_steps=int(cfg["steps"]),
                       checkpoint_path=model_path.with_name("checkpoint.pt"), log_path=log_path, seed=seed,
                       config=dict(spec), checkpoint_every=int(cfg["checkpoint_every"]),

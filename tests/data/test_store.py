@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from metainv.data.sample import prepare_sample, sample_images
-from metainv.data.store import StoreError, load_split, read_manifest, to_tensor, to_uint8, write_store
+from metainv.data.sample import prepare_sample, sample_images, source_photo
+from metainv.data.store import (
+    StoreError, load_split, read_manifest, split_tuning, to_tensor, to_uint8, write_store,
+)
 
 
 def test_round_trip_and_checksum(tmp_path):
@@ -45,6 +47,37 @@ def test_sample_dataset_is_deterministic_and_split(tmp_path):
     train_src = set(read_manifest(tmp_path / "a")["splits"]["train"]["sources"])
     val_src = set(read_manifest(tmp_path / "a")["splits"]["val"]["sources"])
     assert not train_src & val_src
+
+
+@pytest.mark.parametrize("crops,n_val", [(20, 20), (4, 8), (3, 10)])
+def test_no_quick_validation_image_shares_a_source_photo_with_training(tmp_path, crops, n_val):
+    """No quick-data validation image shares a source photo with a training image (issue 10):
+    checked on the images' own source names and on the photos the manifest records."""
+    prepare_sample(tmp_path, 8, n_val=n_val, crops_per_portrait=crops)
+    manifest = read_manifest(tmp_path)
+    splits = manifest["splits"]
+    train_photos = {source_photo(n) for n in splits["train"]["sources"]}
+    val_photos = {source_photo(n) for n in splits["val"]["sources"]}
+    assert len(splits["val"]["sources"]) == n_val and not train_photos & val_photos
+    assert set(manifest["source_photos"]["val"]) == val_photos
+    assert not set(manifest["source_photos"]["train"]) & set(manifest["source_photos"]["val"])
+    # the portraits' crops are all in training and come first, so a tuning tail of the
+    # training split shares no photo with the rest of training
+    crop_names = [n for n in splits["train"]["sources"] if "[crop " in n]
+    assert len(crop_names) == 2 * crops
+    assert splits["train"]["sources"][: 2 * crops] == crop_names
+
+
+def test_split_by_photo_rejects_more_validation_images_than_single_photos(tmp_path):
+    with pytest.raises(ValueError, match="n_val"):
+        prepare_sample(tmp_path, 8, n_val=100, crops_per_portrait=2)
+
+
+def test_split_tuning_is_the_tail_of_the_training_split():
+    fit, tuning = split_tuning(10, 3)
+    assert list(range(10))[fit] == list(range(7)) and list(range(10))[tuning] == [7, 8, 9]
+    with pytest.raises(StoreError, match="data.tuning"):
+        split_tuning(10, 10)
 
 
 def test_sample_store_is_byte_reproducible(tmp_path):

@@ -7,7 +7,7 @@ from metainv.errors import ConfigError
 from metainv.solvers import build_solver, check_params
 from metainv.solvers.hqs import hqs
 from metainv.solvers.red import red
-from metainv.solvers.tuning import grid_search, parameter_grid
+from metainv.solvers.tuning import grid_edges, grid_search, parameter_grid
 
 
 def test_parameter_grid_is_the_cartesian_product_over_the_base():
@@ -56,3 +56,20 @@ def test_grid_search_marks_the_best_mean_psnr(blur_problem, tiny_dncnn):
     # λ → 0 is plain deconvolution (noise blows up): never the best here
     assert frame[frame.chosen].lam.item() != 1e-3
     assert (frame.iterations_mean == 4).all()
+
+
+def test_grid_edges_flag_winners_at_the_end_of_a_searched_range():
+    grid = {"lam": [100, 200, 500], "sigma_f": [0.03, 0.05], "relax": [0.5]}
+    assert grid_edges({"lam": 200, "sigma_f": 0.05, "relax": 0.5}, grid) == "sigma_f:highest"
+    assert grid_edges({"lam": 100, "sigma_f": 0.03, "relax": 0.5}, grid) == "lam:lowest;sigma_f:lowest"
+    assert grid_edges({"lam": 200, "relax": 0.5}, {"lam": [100, 200, 500], "relax": [0.5]}) == ""
+
+
+def test_grid_search_warns_when_the_winner_sits_on_the_edge(blur_problem, tiny_dncnn, caplog):
+    x, y, op = blur_problem
+    config = {"kind": "red", "steps": 4, "tol": None, "max_steps": 10}
+    with caplog.at_level("WARNING", logger="metainv.solvers.tuning"):
+        frame = grid_search(config, x, y, op, tiny_dncnn, {"lam": 1.0, "sigma_f": 0.05},
+                            {"lam": [1e-3, 1e-2]}, batch_size=1)  # both far too small: 1e-2 wins
+    assert frame[frame.chosen].edge.item() == "lam:highest"
+    assert "edge of the grid" in caplog.text

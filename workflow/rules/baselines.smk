@@ -1,10 +1,10 @@
 # Classical baselines with the DnCNN prior (Table 3): RED and HQS, 12 steps or to convergence.
-# Parameters are searched on held-out training images (tune_classical), then the validation
+# Parameters are searched on the tuning split (data.tuning; tune_classical), then the validation
 # set is solved (solve_classical) into recon.npz, which the evaluate/table rules pick up.
 
 
 rule tune_classical:
-    """Grid search of λ / σ_f (RED) or the schedule (HQS) on held-out training images."""
+    """Grid search of λ / σ_f (RED) or the schedule (HQS) on the tuning split."""
     input:
         unpack(experiment_store),
         denoiser=rules.train_denoiser.output.model,
@@ -25,11 +25,10 @@ rule tune_classical:
     params:
         spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
         data=lambda wc, input: str(Path(input.train).parent),
-        holdout=config["denoiser"]["holdout"],
         device=config["device"],
     shell:
         "metainv --threads {threads} tune-classical --spec {params.spec} --data {params.data} "
-        "--denoiser {input.denoiser} --holdout {params.holdout} --table {output.table} "
+        "--denoiser {input.denoiser} --table {output.table} "
         "--params {output.params} --device {params.device} > {log} 2>&1"
 
 

@@ -128,7 +128,9 @@ def lpips_nets(eid):
 
 def unrolled_params(wildcards):
     """params.json of the tuned classical experiment an unrolled solver starts from."""
-    return f"{exp_dir(EXPERIMENTS[wildcards.exp]['unrolled']['params_from'])}/params.json"
+    return (
+        f"{exp_dir(EXPERIMENTS[wildcards.exp]['unrolled']['params_from'])}/params.json"
+    )
 
 
 UNROLLED_IDS = RESOLVED.trained_ids("unrolled")
@@ -159,7 +161,11 @@ def all_targets():
         targets += [f"{exp_dir(eid)}/model.pt", f"{exp_dir(eid)}/train_log.csv"]
     for eid in CLASSICAL_IDS:
         targets += [f"{exp_dir(eid)}/tuning.csv", f"{exp_dir(eid)}/params.json"]
-    if CLASSICAL_IDS or any(solver_inputs(eid) for eid in trained_ids("meta")) or UNROLLED_IDS:
+    if (
+        CLASSICAL_IDS
+        or any(solver_inputs(eid) for eid in trained_ids("meta"))
+        or UNROLLED_IDS
+    ):
         targets += [
             DENOISER_MODEL,
             f"{DENOISER_DIR}/eval.json",

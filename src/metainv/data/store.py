@@ -239,6 +239,20 @@ def load_split(folder: str | Path, split: str, verify: bool = True, mmap: bool =
     return arr
 
 
+def split_tuning(n_train: int, tuning: int) -> tuple[slice, slice]:
+    """(fitting part, tuning split) of a training split of ``n_train`` images.
+
+    The tuning split is the last ``tuning`` images (``config.data.tuning``). Nothing is trained
+    on it; every choice is made on it — solver parameter searches, the denoiser's and the
+    meta-trainings' curves, loss reductions — so that the validation split is only scored for
+    the tables.
+    """
+    if not 0 < tuning < n_train:
+        raise StoreError(f"data.tuning must lie in [1, {n_train - 1}] for {n_train} training "
+                         f"images, got {tuning}")
+    return slice(0, n_train - tuning), slice(n_train - tuning, n_train)
+
+
 def to_tensor(images: np.ndarray, device: "str | torch.device" = "cpu",
               dtype: "torch.dtype | None" = None) -> "torch.Tensor":
     """uint8 N×H×W×C → float N×C×H×W in [0, 1] (the package's image convention).

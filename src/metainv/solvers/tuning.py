@@ -31,11 +31,29 @@ def parameter_grid(base: Mapping[str, Any], grid: Mapping[str, list]) -> list[di
     return combos or [dict(base)]
 
 
+def grid_edges(params: Mapping[str, Any], grid: Mapping[str, list]) -> str:
+    """Which searched parameters of ``params`` sit on the edge of their grid, as
+    ``"lam:lowest;sigma_f:highest"`` ('' when none). A parameter with one grid value is not
+    searched; with two, every winner is on an edge (the grid cannot bracket an optimum)."""
+    edges = []
+    for name, values in grid.items():
+        if len(values) < 2 or params.get(name) is None:
+            continue
+        if params[name] == min(values):
+            edges.append(f"{name}:lowest")
+        elif params[name] == max(values):
+            edges.append(f"{name}:highest")
+    return ";".join(edges)
+
+
 def grid_search(
     config: Mapping[str, Any], x: torch.Tensor, y: torch.Tensor, op: Any, denoiser: nn.Module,
     base: Mapping[str, Any], grid: Mapping[str, list], batch_size: int,
 ) -> pd.DataFrame:
     """Solve (x, y) with every combination; one row per combination, the best marked ``chosen``.
+
+    Column ``edge`` (:func:`grid_edges`) names the searched parameters at the end of their
+    range; a winner there is logged as a warning: the optimum may lie outside the grid.
 
     ``config`` is the solver config (:func:`metainv.solvers.build_solver`: kind, steps, tol,
     max_steps); each combination replaces its ``params``.
@@ -50,15 +68,20 @@ def grid_search(
         psnr = psnr_torch(torch.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0), x)
         rows.append({**params, "psnr_mean": float(psnr.mean()) if finite else float("nan"),
                      "psnr_std": float(psnr.std()) if len(psnr) > 1 else 0.0,
-                     "iterations_mean": float(counts.float().mean()), "iterations_max": int(counts.max())})
+                     "iterations_mean": float(counts.float().mean()), "iterations_max": int(counts.max()),
+                     "edge": grid_edges(params, grid)})
         log.info("%s %s: PSNR %.2f dB, %.1f iterations", kind, params, rows[-1]["psnr_mean"],
                  rows[-1]["iterations_mean"])
     frame = pd.DataFrame(rows)
     if frame.psnr_mean.isna().all():
         raise RuntimeError(f"{kind}: every parameter combination diverged (non-finite output)")
     frame["chosen"] = False
-    frame.loc[frame.psnr_mean.idxmax(), "chosen"] = True
+    best = frame.psnr_mean.idxmax()
+    frame.loc[best, "chosen"] = True
+    if frame.loc[best, "edge"]:
+        log.warning("%s: the best parameters sit on the edge of the grid (%s); widen it: the optimum "
+                    "may lie outside", kind, frame.loc[best, "edge"])
     return frame
 
 
-__all__ = ["parameter_grid", "grid_search"]
+__all__ = ["parameter_grid", "grid_edges", "grid_search"]

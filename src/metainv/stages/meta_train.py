@@ -23,7 +23,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from metainv.data.store import load_split, to_tensor
+from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.denoiser import load_denoiser
 from metainv.errors import ConfigError
 from metainv.meta.inner_lr import InnerLearningRates
@@ -63,7 +63,10 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
                device: torch.device, progress: bool = True, denoiser_path: str | Path | None = None,
                solver_params_path: str | Path | None = None, curve_path: str | Path | None = None
                ) -> list[dict]:
-    """Algorithm 2: learn θ and α on the training split; write ``model.pt`` and the log.
+    """Algorithm 2: learn θ and α on the training split minus its tuning split; write
+    ``model.pt`` and the log. The training curve (``val_psnr`` in the log) scores the first
+    ``outer.val_images`` images of the tuning split (``spec["tuning"]``), never the validation
+    split.
 
     The checkpoint (``checkpoint.pt`` beside the model) makes the run resumable. With a
     fine-tuned denoiser (Table 4) its weights are trained jointly with their own learning
@@ -87,8 +90,10 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
         groups.append({"params": list(denoiser.parameters()), "lr": spec["denoiser"]["lr"]})
         modules["denoiser"] = denoiser
     optimizer = torch.optim.Adam(groups)
-    train = load_split(data_dir, "train", mmap=True)
-    val = to_tensor(load_split(data_dir, "val")[: outer["val_images"]], device)
+    store = load_split(data_dir, "train", mmap=True)
+    fit, tuning = split_tuning(len(store), int(spec["tuning"]))
+    train = store[fit]
+    val = to_tensor(store[tuning][: outer["val_images"]], device)  # tuning images, not validation
     loss_fn = make_outer_loss(outer["loss"], device, outer.get("lpips_net", "vgg"))
     steps, second = spec["inner"]["steps"], spec["inner"]["order"] == "second"
     reduction = spec["inner"]["loss_reduction"]
@@ -97,7 +102,7 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
                       log_path=log_path, seed=seed, config={"spec": spec, "solver_params": solver_params},
                       checkpoint_every=outer["checkpoint_every"], desc=f"meta-train {spec['id']}",
                       progress=progress, keep_eval=("denoiser",))
-    # validation measurements are fixed once (own seed) so the curve is comparable across steps
+    # the curve's measurements are fixed once (own seed) so it is comparable across steps
     val_op, val_y = measure(spec, val, torch.Generator().manual_seed(seed + 1), spec["eval"].get("observed"))
 
     def step_fn(step: int) -> dict[str, float]:

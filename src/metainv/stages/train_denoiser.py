@@ -1,7 +1,7 @@
 """Stage ``train_denoiser``: the DnCNN prior of RED / HQS at one noise level σ₀ (paper §4.2).
 
-Trains on the store's training split minus its held-out tail (the tail scores the denoiser and
-serves the solvers' parameter search), resumes from ``checkpoint.pt`` beside the model, and
+Trains on the store's training split minus its tuning split (``data.tuning``, which scores the
+denoiser), resumes from ``checkpoint.pt`` beside the model, and
 writes the weights, the CSV log, the training curve and ``eval.json`` (held-out PSNR of the
 noisy and the denoised images at σ₀). The step itself is :func:`metainv.denoiser.make_denoiser_step`.
 """
@@ -16,8 +16,8 @@ from typing import Mapping
 
 import torch
 
-from metainv.data.store import load_split, to_tensor
-from metainv.denoiser import evaluate_denoiser, make_denoiser_step, save_denoiser, split_holdout
+from metainv.data.store import load_split, split_tuning, to_tensor
+from metainv.denoiser import evaluate_denoiser, make_denoiser_step, save_denoiser
 from metainv.nets.dncnn import DnCNN
 from metainv.train import Trainer
 
@@ -30,9 +30,9 @@ def train_denoiser(
     curve_path: str | Path | None = None,
 ) -> dict[str, float]:
     """Train DnCNN per ``spec`` (the ``denoiser`` config block plus ``seed``) on the
-    store's training split minus its held-out tail; write the weights, the CSV log and
-    ``eval_path`` (JSON: PSNR of noisy input and of the denoised images on the held-out
-    images at σ₀). Resumes from ``checkpoint.pt`` beside the model.
+    store's training split minus its tuning split; write the weights, the CSV log and
+    ``eval_path`` (JSON: PSNR of noisy input and of the denoised images on ``val_images``
+    tuning images at σ₀). Resumes from ``checkpoint.pt`` beside the model.
     """
     model_path = Path(model_path)
     seed = int(spec["seed"])
@@ -49,7 +49,7 @@ def train_denoiser(
         return base_lr * (0.1 if step >= decay_step else 1.0)
 
     train = load_split(data_dir, "train", mmap=True)
-    fit, held = split_holdout(len(train), int(spec["holdout"]))
+    fit, held = split_tuning(len(train), int(spec["tuning"]))
     held_images = to_tensor(train[held][: int(spec["val_images"])], device)
     trainer = Trainer({"dncnn": net}, {"adam": optimizer}, total_steps=steps,
                       checkpoint_path=model_path.with_name("checkpoint.pt"), log_path=log_path,
@@ -72,7 +72,7 @@ def train_denoiser(
     tmp = Path(str(eval_path) + ".tmp")
     tmp.write_text(json.dumps(result, indent=1))
     os.replace(tmp, eval_path)
-    log.info("DnCNN σ=%.3f on %d held-out images: noisy %.2f dB → denoised %.2f dB",
+    log.info("DnCNN σ=%.3f on %d tuning images: noisy %.2f dB → denoised %.2f dB",
              result["noise_std"], result["images"], result["noisy_psnr"], result["denoised_psnr"])
     if curve_path is not None:
         from metainv.report.figures import plot_training_curve

@@ -1,11 +1,12 @@
 """Stage ``tune_classical``: search a RED / HQS baseline's parameters on held-out *training*
 images and write ``tuning.csv`` and ``params.json`` (this module owns ``params.json``).
 
-The first ``classical.tune.images`` images of the held-out tail of the training split (never
-seen by the DnCNN, see :func:`metainv.denoiser.split_holdout`) are measured with their own
+The first ``classical.tune.images`` images of the tuning split (the tail of the training split,
+never trained on, :func:`metainv.data.store.split_tuning`) are measured with their own
 seed (:data:`metainv.recon.TUNING_SEED_OFFSET`); ``classical.tune.grid`` is searched over the
-fixed ``classical.params`` (:func:`metainv.solvers.tuning.grid_search`). The validation split
-is never read here. ``params.json`` is ``{"params": {...}, "psnr", "images", "source",
+fixed ``classical.params`` (:func:`metainv.solvers.tuning.grid_search`); a winner on the edge
+of a searched range is logged as a warning and flagged in ``tuning.csv`` (``edge``). The
+validation split is never read here. ``params.json`` is ``{"params": {...}, "psnr", "images", "source",
 "experiment"}``; :func:`read_params` reads it for ``solve_classical`` and Meta-RED.
 """
 
@@ -19,8 +20,8 @@ from typing import Any, Mapping
 
 import torch
 
-from metainv.data.store import load_split, to_tensor
-from metainv.denoiser import load_denoiser, split_holdout
+from metainv.data.store import load_split, split_tuning, to_tensor
+from metainv.denoiser import load_denoiser
 from metainv.recon import TUNING_SEED_OFFSET, measure
 from metainv.solvers.tuning import grid_search
 
@@ -33,14 +34,14 @@ def classical_solver_config(spec: Mapping) -> dict[str, Any]:
 
 
 def tune_classical(
-    spec: Mapping, denoiser_path: str | Path, holdout: int, data_dir: str | Path,
+    spec: Mapping, denoiser_path: str | Path, data_dir: str | Path,
     table_path: str | Path, params_path: str | Path, device: torch.device,
 ) -> dict[str, Any]:
     """Grid search for one experiment; write the CSV and the chosen-parameters JSON."""
     cfg = spec["classical"]
     tune = cfg["tune"]
     train = load_split(data_dir, "train", mmap=True)
-    _, held = split_holdout(len(train), int(holdout))
+    _, held = split_tuning(len(train), int(spec["tuning"]))
     x = to_tensor(train[held][: int(tune["images"])], device)
     op, y = measure(spec, x, torch.Generator().manual_seed(int(spec["seed"]) + TUNING_SEED_OFFSET))
     denoiser = load_denoiser(denoiser_path, device)
@@ -48,7 +49,8 @@ def tune_classical(
                         int(cfg["batch_size"]))
     best = frame[frame.chosen].iloc[0]
     chosen = {"params": {k: _plain(best[k]) for k in cfg["params"] | dict(tune["grid"])},
-              "psnr": float(best.psnr_mean), "images": len(x), "source": "held-out training images",
+              "psnr": float(best.psnr_mean), "images": len(x), "source": "tuning split (tail of the training split)",
+              "edge": best["edge"].split(";") if best["edge"] else [],
               "experiment": spec["id"]}
     for path in (table_path, params_path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +60,7 @@ def tune_classical(
     tmp = Path(str(params_path) + ".tmp")
     tmp.write_text(json.dumps(chosen, indent=1))
     os.replace(tmp, params_path)
-    log.info("%s: chose %s (%.2f dB on %d held-out training images)", spec["id"], chosen["params"],
+    log.info("%s: chose %s (%.2f dB on %d tuning images)", spec["id"], chosen["params"],
              chosen["psnr"], len(x))
     return chosen
 
