@@ -15,6 +15,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from metainv.metrics import SSIM_CONVENTION
 from metainv.report.paper import paper_value
 
 INPUT_LABEL = "Input (y)"
@@ -92,6 +93,8 @@ def to_markdown(df: pd.DataFrame, title: str) -> str:
     lines += ["", f"Mean ± standard deviation over {n} validation images; the paper's value in "
               "parentheses. *unavailable*: metric not in the experiment's metrics.csv; "
               "*not run*: experiment not part of this configuration."]
+    if "SSIM" in metrics:
+        lines += ["", SSIM_CONVENTION + "."]
     return "\n".join(lines) + "\n"
 
 
