@@ -45,10 +45,10 @@ rule evaluate:
         exp=id_pattern(list(EXPERIMENTS)),
     conda:
         "../envs/metainv.yaml"
+    threads: config["threads"]
     params:
         data=lambda wc, input: str(Path(input.val).parent),
         lpips=lambda wc: " ".join(lpips_nets(wc.exp)),
-    threads: config["threads"]
     shell:
         "metainv --threads {threads} evaluate --recon {input.recon} --data {params.data} "
         "--out {output} --lpips {params.lpips} > {log} 2>&1"

@@ -12,9 +12,11 @@ rule                   command                function
 ``train_denoiser``     ``train-denoiser``     :func:`metainv.stages.train_denoiser.train_denoiser`
 ``tune_classical``     ``tune-classical``     :func:`metainv.stages.tune_classical.tune_classical`
 ``solve_classical``    ``solve-classical``    :func:`metainv.stages.solve_classical.solve_classical`
+``interpolate``        ``interpolate``        :func:`metainv.stages.interpolate.interpolate`
 ``evaluate``           ``evaluate``           :func:`metainv.stages.evaluate.evaluate`
 ``table``              ``table``              :func:`metainv.stages.report.table`
 ``figure``             ``figure``             :func:`metainv.stages.report.figure`
+``claims``             ``claims``             :func:`metainv.stages.claims.claims`
 =====================  =====================  =================================================
 
 Arrows point down only: stages import the algorithm layer and the plumbing (``config``,
