@@ -47,12 +47,36 @@ def test_quick_workflow_end_to_end(tiny_run):
     assert (tiny_run / "results/figures/figure1.png").stat().st_size > 1000
     table2 = pd.read_csv(tiny_run / "results/tables/table2.csv")
     ok2 = table2[table2.status == "ok"]
-    assert set(ok2.label) == {"Input (y)", "10 (Meta)", "500 (Meta)", "1000 (Meta)", "Half (Meta)"}
+    assert set(ok2.label) == {"Input (y)", "10 (Meta)", "500 (Meta)", "1000 (Meta)", "Half (Meta)",
+                              "10 (Interp.)", "500 (Interp.)", "1000 (Interp.)", "Half (Interp.)"}
     assert ok2["mean"].map(math.isfinite).all() and (ok2.n == 8).all()
+    psnr2 = ok2[ok2.metric == "PSNR"].set_index("label")["mean"]
+    for k in ("10", "500", "1000", "Half"):
+        assert psnr2[f"{k} (Meta)"] > psnr2["Input (y)"], psnr2
+        assert psnr2[f"{k} (Interp.)"] > psnr2["Input (y)"], psnr2
+    # linear interpolation gets better with more observed pixels (Meta does not yet at tiny
+    # sizes: 12 outer steps leave its rates near 0.01 and its output the same at every K)
+    assert psnr2["10 (Interp.)"] < psnr2["500 (Interp.)"] < psnr2["1000 (Interp.)"], psnr2
     assert (tiny_run / "results/figures/figure2.png").stat().st_size > 1000
     # nothing left to do
     proc = snakemake(tiny_run, "-n", "--cores", "1", "--configfile", "config/quick.yaml", "config/tiny.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_tiny_workflow_checks_the_claims(tiny_run):
+    claims = pd.read_csv(tiny_run / "results/claims.csv")
+    assert set(claims.verdict) <= {"reproduced", "contradicted", "inconclusive", "not run"}
+    run = claims[claims.verdict != "not run"]
+    # every comparison whose experiments ran has its statistics; the UNet is not in this config
+    assert run.id.str.startswith("unet").sum() == 0 and claims.id.str.startswith("unet").any()
+    assert (run.n == 8).all() and run[["mean_a", "mean_b", "mean_diff", "ci_low", "ci_high"]].notna().all().all()
+    assert ((run.ci_low <= run.mean_diff) & (run.mean_diff <= run.ci_high)).all()
+    assert {"more_inner_steps", "hqs_convergence_best_psnr", "lpips_loss_best_lpips", "finetune_l2"} <= set(run.id)
+    for r in run.itertuples():  # the means are those of the experiments' metrics.csv
+        a = pd.read_csv(next(tiny_run.glob(f"results/*/{r.a}/metrics.csv")))
+        assert r.mean_a == pytest.approx(a[r.metric].mean())
+    md = (tiny_run / "results/claims.md").read_text()
+    assert "**not run**" in md and "bootstrap" in md
 
 
 def test_paper_config_plans(tmp_path):

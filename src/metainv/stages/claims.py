@@ -49,6 +49,14 @@ def _fmt(value: float, metric: str) -> str:
     return f"{value:.2f}" if metric == "PSNR" else f"{value:.4f}"
 
 
+def _fmt_diff(value: float, metric: str) -> str:
+    """A difference: as :func:`_fmt`, but small ones with two significant digits, so an
+    effect of 0.002 dB does not print as 0.00."""
+    if isinstance(value, float) and not math.isnan(value) and metric != "MSE" and 0 < abs(value) < 0.01:
+        return f"{value:.2g}"
+    return _fmt(value, metric)
+
+
 def to_markdown(df: pd.DataFrame) -> str:
     """One line per comparison: statement, A vs B, means, difference [interval], wins, verdict."""
     lines = ["# Claims of the paper, checked on this run", "",
@@ -61,7 +69,7 @@ def to_markdown(df: pd.DataFrame) -> str:
         else:
             m = r.metric
             stats = [str(int(r.n)), _fmt(r.mean_a, m), _fmt(r.mean_b, m),
-                     f"{_fmt(r.mean_diff, m)} [{_fmt(r.ci_low, m)}, {_fmt(r.ci_high, m)}]",
+                     f"{_fmt_diff(r.mean_diff, m)} [{_fmt_diff(r.ci_low, m)}, {_fmt_diff(r.ci_high, m)}]",
                      f"{100 * r.frac_a_wins:.0f} %"]
         lines.append(f"| {r.statement} | {r.a} {sign} {r.b} | {r.metric} | " + " | ".join(stats)
                      + f" | **{r.verdict}** |")
@@ -69,7 +77,8 @@ def to_markdown(df: pd.DataFrame) -> str:
               f"bootstrap of the mean difference, {N_RESAMPLES:,} resamples, {100 * CONFIDENCE:.0f} %, "
               "seeded. *reproduced*: the interval excludes 0 on the claimed side; *contradicted*: it "
               "excludes 0 on the other side; *inconclusive*: it contains 0. *A wins*: share of images "
-              "where A beats B in the claimed direction. *not run*: an experiment is not part of "
+              "where A beats B in the claimed direction. A verdict says whether the sign is resolved, "
+              "not whether the effect is large: read it with the difference. *not run*: an experiment is not part of "
               "this configuration (absent or disabled); *unavailable*: the metric was not computed."]
     return "\n".join(lines) + "\n"
 
