@@ -64,7 +64,8 @@ def build_table(number: int | str, spec: Mapping, metrics_files: Mapping[str, st
             if frame is None:
                 rec.update(mean=math.nan, std=math.nan, n=0, status="not run")
             else:
-                mean, std, n = summarise(frame, metric)
+                # a row with `input: true` shows its experiment's input y (input_* columns)
+                mean, std, n = summarise(frame, metric, prefix="input_" if row.get("input") else "")
                 rec.update(mean=mean, std=std, n=n, status="ok" if n else "unavailable")
             records.append(rec)
     df = pd.DataFrame.from_records(records)
