@@ -6,8 +6,9 @@ workflow — and scores, per image and per number of observed pixels K ∈ {10, 
 
 * ``meta``   — the adapted SIREN's image (the Table 2 solution);
 * ``input``  — the zero-filled measurement Aᵀy;
-* ``interp`` — linear interpolation of the observed pixels (scipy ``griddata``; nearest
-  neighbour outside their convex hull), the classical reference Meta must beat;
+* ``interp`` — linear interpolation of the observed pixels
+  (:func:`metainv.solvers.interpolate.interpolate_batch`, the workflow's Table 2 "Interp."
+  rows; nearest neighbour outside their convex hull), the classical reference Meta must beat;
 * ``fit``    — PSNR of the Meta image on the *observed* pixels only (does it fit what it sees?).
 
 Choices are scored on ``--split tune`` (held-out training images); ``--split val`` only for the
@@ -21,9 +22,8 @@ from __future__ import annotations
 
 import os
 
-# one BLAS thread: with torch loaded, OpenBLAS's thread pool made each scipy interpolation
-# take seconds instead of milliseconds on a shared 2-core machine
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# one OpenMP thread for torch on a shared 2-core machine (the interpolation limits its own BLAS
+# threads: metainv.solvers.interpolate)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 
 from _faces import bootstrap_ci, load_faces
 from metainv.meta.inner_lr import InnerLearningRates
@@ -42,26 +41,9 @@ from metainv.meta.maml import adapt, outer_loss
 from metainv.nets.siren import Siren
 from metainv.physics import build_operator
 from metainv.solvers import build_solver
+from metainv.solvers.interpolate import interpolate_batch
 
 KS = ("10", "500", "1000", "half")
-
-
-def interpolate(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Linear interpolation of the observed pixels of one C×H×W image (mask H×W): one
-    Delaunay triangulation for all channels; nearest neighbour outside its convex hull."""
-    h, w = mask.shape
-    pts = np.argwhere(mask > 0).astype(float)
-    grid = np.mgrid[0:h, 0:w].reshape(2, -1).T.astype(float)
-    if len(pts) == 0:
-        return np.zeros_like(y)
-    vals = y[:, mask > 0].T                                   # n_pts × C
-    near = NearestNDInterpolator(pts, vals)(grid) if len(pts) > 1 else np.repeat(vals, len(grid), 0)
-    try:
-        lin = LinearNDInterpolator(pts, vals)(grid)
-    except Exception:  # fewer than 3 points, or all collinear
-        lin = np.full_like(near, np.nan)
-    out = np.where(np.isnan(lin), near, lin)
-    return out.T.reshape(y.shape).astype(y.dtype)
 
 
 def psnr(x: np.ndarray, t: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
@@ -127,7 +109,7 @@ def evaluate(a, siren, rates, images: np.ndarray, split: str) -> dict[str, dict[
         mask = op.mask.numpy()
         yn = y.numpy()
         if k not in interps:  # same images and seeded masks every run: computed once
-            interps[k] = np.stack([interpolate(yn[j], mask[j, 0]) for j in range(n)])
+            interps[k] = interpolate_batch(yn, mask)
             np.savez(cache, **interps)
         interp = interps[k]
         # meta+dc: the observed pixels pasted back (a final data-consistency step; not Table 2's

@@ -13,7 +13,7 @@ import metainv
 PACKAGE = Path(metainv.__file__).parent
 UPPER = ("metainv.stages", "metainv.cli", "metainv.__main__")
 #: Algorithm layer (reusable, pure): also must not import the plumbing that reads files.
-ALGORITHMS = ("metainv.physics", "metainv.nets", "metainv.solvers", "metainv.meta", "metainv.metrics",
+ALGORITHMS = ("metainv.physics", "metainv.nets", "metainv.solvers", "metainv.meta", "metainv.metrics", "metainv.stats",
               "metainv.perceptual")
 
 

@@ -17,9 +17,42 @@ def test_metrics_agree_with_skimage():
     for i in range(4):
         m = image_metrics(noisy[i], gt[i])
         assert m["PSNR"] == pytest.approx(peak_signal_noise_ratio(gt[i], noisy[i], data_range=1.0), abs=1e-9)
-        assert m["SSIM"] == pytest.approx(structural_similarity(gt[i], noisy[i], data_range=1.0, channel_axis=-1), abs=1e-9)
+        assert m["SSIM"] == pytest.approx(structural_similarity(
+            gt[i], noisy[i], data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False), abs=1e-9)
         assert m["MSE"] == pytest.approx(((gt[i] - noisy[i]) ** 2).mean())
         assert torch_psnr[i].item() == pytest.approx(m["PSNR"], abs=1e-6)
+
+
+def _ssim_wang(x, y):
+    """SSIM of Wang et al. (2004) written out: Gaussian window σ = 1.5 truncated at 3.5σ
+    (11 × 11), population moments, C1 = (0.01)², C2 = (0.03)², map averaged away from the
+    5-pixel border and over channels (what DPIR/KAIR's calculate_ssim computes)."""
+    from scipy.ndimage import gaussian_filter
+
+    def g(a):
+        return gaussian_filter(a, 1.5, truncate=3.5, mode="reflect")
+
+    c1, c2, values = 0.01 ** 2, 0.03 ** 2, []
+    for c in range(x.shape[-1]):
+        a, b = x[..., c], y[..., c]
+        ma, mb = g(a), g(b)
+        va, vb, cov = g(a * a) - ma ** 2, g(b * b) - mb ** 2, g(a * b) - ma * mb
+        s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))
+        values.append(s[5:-5, 5:-5].mean())
+    return float(np.mean(values))
+
+
+def test_ssim_is_wang_et_al_gaussian_window():
+    rng = np.random.default_rng(3)
+    gt = np.clip(rng.random((24, 24, 3)) * 0.5 + np.linspace(0, 0.5, 24)[:, None, None], 0, 1)
+    blurred = np.clip(gt + 0.05 * rng.standard_normal(gt.shape), 0, 1)
+    ssim = image_metrics(blurred, gt)["SSIM"]
+    assert ssim == pytest.approx(_ssim_wang(blurred, gt), abs=1e-9)
+    # not skimage's default (7×7 uniform window, sample covariances): the switch matters
+    default = structural_similarity(gt, blurred, data_range=1.0, channel_axis=-1)
+    assert abs(ssim - default) > 1e-3
+    assert image_metrics(gt, gt)["SSIM"] == pytest.approx(1.0)
 
 
 def test_evaluate_reconstruction_against_store(tmp_path):

@@ -131,6 +131,16 @@ def cmd_reconstruct_learned(a: argparse.Namespace) -> None:
 
     spec = _experiment(a.spec)
     reconstruct_learned(spec, a.model, a.data, a.out, _device(a.device, spec))
+def cmd_interpolate(a: argparse.Namespace) -> None:
+    from metainv.stages.interpolate import interpolate
+
+    interpolate(_experiment(a.spec), a.data, a.out)
+
+
+def cmd_claims(a: argparse.Namespace) -> None:
+    from metainv.stages.claims import claims
+
+    claims(_read_spec(a.spec), _pairs(a.metrics), a.csv, a.md, a.seed)
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -261,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", required=True, help="model.pt written by train-unet / train-unrolled")
     sp.add_argument("--out", required=True, help="recon.npz to write")
     device(sp)
+    sp = add("interpolate", cmd_interpolate,
+             "reconstruct the validation set by linear interpolation of the observed pixels")
+    sp.add_argument("--spec", required=True, help=experiment + " (method interp, a masking task)")
+    sp.add_argument("--data", required=True, help="store folder (val.npy)")
+    sp.add_argument("--out", required=True, help="recon.npz to write")
 
     sp = add("evaluate", cmd_evaluate, "per-image MSE / PSNR / SSIM of a reconstruction and of its input")
     sp.add_argument("--recon", required=True, help="recon.npz")
@@ -285,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--metrics", nargs="+", required=True,
                     help="EXPERIMENT=metrics.csv ... (PSNR under each image)")
     sp.add_argument("--out", required=True, help="PNG to write")
+    sp = add("claims", cmd_claims, "check the paper's claims: paired bootstrap comparisons of experiments")
+    sp.add_argument("--spec", required=True,
+                    help="comparisons (metainv.config.claims of the config): JSON list or @file")
+    sp.add_argument("--metrics", nargs="*", default=[], help="EXPERIMENT=metrics.csv ... (experiments that ran)")
+    sp.add_argument("--csv", required=True, help="claims.csv to write")
+    sp.add_argument("--md", required=True, help="claims.md to write")
+    sp.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     return p
 
 

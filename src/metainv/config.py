@@ -208,6 +208,7 @@ def resolve(config: dict) -> Resolved:
     _check_classical_resolution(config, resolved)
     _check_unrolled(resolved)
     _check_tuning_sizes(config, resolved)
+    claims(resolved)  # checks the claims' cross-references
     return resolved
 
 
@@ -346,10 +347,48 @@ def _check_unrolled(resolved: Resolved) -> None:
 
 
 def lpips_nets(resolved: Resolved, eid: str) -> list[str]:
-    """LPIPS trunks asked for by the tables that show experiment ``eid`` (metric ``LPIPS_<net>``)."""
-    return sorted({metric.split("_", 1)[1] for table in resolved.config.get("tables", {}).values()
-                   if any(row.get("experiment") == eid for row in table["rows"])
-                   for metric in table["metrics"] if metric.startswith("LPIPS_")})
+    """LPIPS trunks asked for by the tables that show experiment ``eid`` and the claims that
+    compare it (metric ``LPIPS_<net>``)."""
+    metrics = {metric for table in resolved.config.get("tables", {}).values()
+               if any(row.get("experiment") == eid for row in table["rows"])
+               for metric in table["metrics"]}
+    metrics |= {c["metric"] for c in claims(resolved) if eid in (c["a"], c["b"])}
+    return sorted(m.split("_", 1)[1] for m in metrics if m.startswith("LPIPS_"))
+
+
+def claims(resolved: Resolved) -> list[dict]:
+    """``config.claims`` as one comparison per (A, B) pair, in order, each with ``run``: both
+    experiments enabled in this configuration (else the claim reads "not run").
+
+    A claim whose ``b`` is a list becomes one comparison per B (same id). Checks: ids unique,
+    and A and B of a run comparison score the same validation images (same task), since the
+    comparison is paired image by image.
+    """
+    out, seen = [], set()
+    for i, claim in enumerate(resolved.config.get("claims", [])):
+        key = f"config.claims[{i}]"
+        if claim["id"] in seen:
+            raise ConfigError(f"{key}.id: duplicate claim id {claim['id']!r}")
+        seen.add(claim["id"])
+        bs = claim["b"] if isinstance(claim["b"], list) else [claim["b"]]
+        for b in bs:
+            a = claim["a"]
+            if a == b:
+                raise ConfigError(f"{key}: compares {a!r} with itself")
+            run = a in resolved.experiments and b in resolved.experiments
+            if a in resolved.all and b in resolved.all:
+                ta, tb = resolved.all[a]["task"]["name"], resolved.all[b]["task"]["name"]
+                if ta != tb:
+                    raise ConfigError(f"{key}: {a!r} ({ta}) and {b!r} ({tb}) score different images; "
+                                      "a paired comparison needs one task")
+            out.append({**{k: claim[k] for k in ("id", "statement", "metric", "direction")},
+                        "a": a, "b": b, "run": run})
+    return out
+
+
+def claim_experiments(resolved: Resolved) -> list[str]:
+    """Enabled experiments that some claim compares (their metrics.csv feed the claims rule)."""
+    return list(dict.fromkeys(e for c in claims(resolved) if c["run"] for e in (c["a"], c["b"])))
 
 
 def denoiser_spec(config: Mapping) -> dict:
@@ -360,4 +399,5 @@ def denoiser_spec(config: Mapping) -> dict:
 
 __all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config", "lpips_nets",
            "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge",
-           "schema_path", "default_tuning", "table_experiments", "figure_layout", "figure_experiments", "figure_ids", "denoiser_spec"]
+           "schema_path", "default_tuning", "table_experiments", "figure_layout", "figure_experiments", "figure_ids",
+           "denoiser_spec", "claims", "claim_experiments"]

@@ -122,6 +122,14 @@ def figure_store(wildcards):
     return store_files(EXPERIMENTS[eid]["task"]["resolution"])
 
 
+def claim_comparisons():
+    return metainv_config.claims(RESOLVED)
+
+
+def claim_experiments():
+    return metainv_config.claim_experiments(RESOLVED)
+
+
 def lpips_nets(eid):
     return metainv_config.lpips_nets(RESOLVED, eid)
 
@@ -151,6 +159,8 @@ def all_targets():
             targets.append(f"results/figures/figure{number}.png")
     for eid in TRAINED_IDS:
         targets.append(f"{exp_dir(eid)}/train_curve.png")
+    if config.get("claims"):
+        targets += ["results/claims.csv", "results/claims.md"]
     # Every result an experiment shares (DVC) is a target, so one that is missing (deleted, or
     # not pulled) is rebuilt together with what depends on it: Snakemake otherwise skips a
     # missing intermediate file whose consumers are up to date. The data stores are not

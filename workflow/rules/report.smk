@@ -1,10 +1,12 @@
-# Report stage: paper tables (ours beside the paper's numbers) and figures.
+# Report stage: paper tables (ours beside the paper's numbers), figures, and the paper's
+# claims checked with paired statistics.
 
 
 # Seconds of work each: on a cluster they run where Snakemake runs instead of queueing.
 localrules:
     table,
     figure,
+    claims,
 
 
 rule table:
@@ -68,3 +70,29 @@ rule figure:
     shell:
         "metainv figure --spec {params.spec} --data {params.data} --recon {params.recon} "
         "--metrics {params.metrics} --out {output} > {log} 2>&1"
+
+
+rule claims:
+    """The paper's qualitative claims as paired comparisons over the validation images."""
+    input:
+        unpack(
+            lambda wc: {
+                eid: f"{exp_dir(eid)}/metrics.csv" for eid in claim_experiments()
+            }
+        ),
+    output:
+        csv="results/claims.csv",
+        md="results/claims.md",
+    log:
+        "logs/claims.log",
+    benchmark:
+        "logs/claims.benchmark.tsv"
+    conda:
+        "../envs/metainv.yaml"
+    params:
+        spec=lambda wc: spec_arg(claim_comparisons()),
+        metrics=lambda wc, input: " ".join(f"{k}={v}" for k, v in input.items()),
+        seed=config["seed"],
+    shell:
+        "metainv claims --spec {params.spec} --metrics {params.metrics} --seed {params.seed} "
+        "--csv {output.csv} --md {output.md} > {log} 2>&1"

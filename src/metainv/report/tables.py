@@ -16,6 +16,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from metainv.metrics import SSIM_CONVENTION
 from metainv.report.paper import paper_value
 
 INPUT_LABEL = "Input (y)"
@@ -64,7 +65,8 @@ def build_table(number: int | str, spec: Mapping, metrics_files: Mapping[str, st
             if frame is None:
                 rec.update(mean=math.nan, std=math.nan, n=0, status="not run")
             else:
-                mean, std, n = summarise(frame, metric)
+                # a row with `input: true` shows its experiment's input y (input_* columns)
+                mean, std, n = summarise(frame, metric, prefix="input_" if row.get("input") else "")
                 rec.update(mean=mean, std=std, n=n, status="ok" if n else "unavailable")
             records.append(rec)
     df = pd.DataFrame.from_records(records)
@@ -93,6 +95,8 @@ def to_markdown(df: pd.DataFrame, title: str) -> str:
     lines += ["", f"Mean ± standard deviation over {n} validation images; the paper's value in "
               "parentheses. *unavailable*: metric not in the experiment's metrics.csv; "
               "*not run*: experiment not part of this configuration."]
+    if "SSIM" in metrics:
+        lines += ["", SSIM_CONVENTION + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -15,9 +15,11 @@ rule                     command                  function
 ``train_unet``           ``train-unet``           :func:`metainv.stages.train_unet.train_unet`
 ``train_unrolled``       ``train-unrolled``       :func:`metainv.stages.train_unrolled.train_unrolled`
 ``reconstruct_learned``  ``reconstruct-learned``  :func:`metainv.stages.reconstruct_learned.reconstruct_learned`
+``interpolate``          ``interpolate``          :func:`metainv.stages.interpolate.interpolate`
 ``evaluate``             ``evaluate``             :func:`metainv.stages.evaluate.evaluate`
 ``table``                ``table``                :func:`metainv.stages.report.table`
 ``figure``               ``figure``               :func:`metainv.stages.report.figure`
+``claims``               ``claims``               :func:`metainv.stages.claims.claims`
 =======================  =======================  =================================================
 
 Arrows point down only: stages import the algorithm layer and the plumbing (``config``,
