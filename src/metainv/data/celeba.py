@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 import requests
 
+from metainv.atomic import write_text
 from metainv.data.preprocess import Crop, OnCorrupt, build_store, selection_order
 from metainv.data.transport import (  # noqa: F401  (md5_file, NotTheFileError: re-exported)
     NotTheFileError,
@@ -171,9 +172,7 @@ def download_celeba(
 def write_checksums(raw_dir: str | Path, files: Sequence[RemoteFile]) -> Path:
     """Write ``checksums.md5`` ("<md5>  <name>" lines, ``md5sum -c`` format) atomically."""
     path = Path(raw_dir) / CHECKSUMS_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{f.md5}  {f.name}\n" for f in files))
-    os.replace(tmp, path)
+    write_text(path, "".join(f"{f.md5}  {f.name}\n" for f in files))
     return path
 
 

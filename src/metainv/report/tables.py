@@ -15,6 +15,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from metainv.atomic import write_csv, write_text
 from metainv.report.paper import paper_value
 
 INPUT_LABEL = "Input (y)"
@@ -98,7 +99,6 @@ def to_markdown(df: pd.DataFrame, title: str) -> str:
 def write_table(number: int | str, spec: Mapping, metrics_files: Mapping[str, str | Path],
                 out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
     df = build_table(number, spec, metrics_files)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out_csv, index=False)
-    Path(out_md).write_text(to_markdown(df, spec.get("title", f"Table {number}")))
+    write_csv(out_csv, df)
+    write_text(out_md, to_markdown(df, spec.get("title", f"Table {number}")))
     return df
