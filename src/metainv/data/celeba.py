@@ -73,7 +73,9 @@ PARTITION_FILE = "list_eval_partition.txt"
 CHECKSUMS_FILE = "checksums.md5"
 #: ``list_eval_partition.txt`` codes → split names.
 PARTITION_CODES = {0: "train", 1: "valid", 2: "test"}
-
+#: images per split of the official partition (the store's train and val splits draw from
+#: train and valid); plan-time checks of data.n_train / data.n_val use them
+PARTITION_SIZES = {"train": 162_770, "valid": 19_867, "test": 19_962}
 
 
 class DownloadError(MetainvError, RuntimeError):
