@@ -116,7 +116,7 @@ def _validate_top(config: dict) -> dict[str, int]:
     return _check_data(data)
 
 
-def available_images(data: Mapping) -> dict[str, int] | None:
+def available_images(data: Mapping) -> dict[str, int]:
     """Images the configured source offers: ``{"pool": n}`` (split by the data rule, sample
     and folder) or ``{"train": n, "val": m}`` (CelebA's official partition)."""
     if data["source"] == "sample":
@@ -135,7 +135,8 @@ def available_images(data: Mapping) -> dict[str, int] | None:
 def _check_data(data: Mapping) -> dict[str, int]:
     """``data.folder`` exists and holds images; ``n_val`` (and ``n_train``) fit what is there.
     Returns :func:`available_images` (a folder is listed once)."""
-    where = {"sample": f"the sample set ({sample_desc(data)})", "celeba": "CelebA's official partition",
+    crops = data["sample"]["crops_per_portrait"]
+    where = {"sample": f"the sample set (data.sample.crops_per_portrait = {crops})", "celeba": "CelebA's official partition",
              "folder": f"data.folder {data['folder']!r}"}[data["source"]]
     if data["source"] == "folder":
         folder = Path(data["folder"])
@@ -164,10 +165,6 @@ def _check_data(data: Mapping) -> dict[str, int]:
         raise ConfigError(f"config.data.n_train: {n_train} training images, but {where} has "
                           f"{counts['train']} in its train split")
     return counts
-
-
-def sample_desc(data: Mapping) -> str:
-    return f"100 LFW faces + 2 × {data['sample']['crops_per_portrait']} portrait crops"
 
 
 def _check_tasks(tasks: Mapping) -> None:
