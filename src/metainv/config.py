@@ -12,7 +12,12 @@ hand gets the same defaults) and by the tests, so all three see one set of rules
    source's, with only ``id``, ``eval`` and ``enabled`` its own;
 4. cross-references are checked — ``solver.params_from`` names an enabled RED experiment,
    a RED solver inside a meta experiment has λ and σ_f, table rows and figure columns name
-   experiments, classical baselines share the DnCNN's resolution.
+   experiments, classical baselines share the DnCNN's resolution;
+5. values that only fail against another value are checked here, at plan time, not in a job
+   hours later: ``data.folder`` exists, ``data.n_val``/``n_train`` fit the images available
+   (counted for the sample set and a folder, the official partition for CelebA), the observed
+   pixels of ``tasks.<t>.operator.observed_range`` and ``eval.observed`` fit the image, a blur
+   kernel fits it, the DnCNN's held-out images leave some to train on.
 
 Every failure is a :class:`ConfigError` whose message names the key
 (``config.experiments.meta_center_m2.inner.steps``).
@@ -58,11 +63,19 @@ def validate(data: dict, schema: str, where: str) -> dict:
 
 
 def _jsonschema_message(error: Any) -> str:
-    """``key.path: message`` of a jsonschema ValidationError (else its text)."""
+    """``key.path: message`` of a jsonschema ValidationError (else its text).
+
+    Only the message, never the schema (jsonschema's ``str`` prints the whole schema); an
+    unknown key lists the allowed keys.
+    """
     path = getattr(error, "absolute_path", None)
     message = getattr(error, "message", None)
     if message is None:
-        return str(error)
+        return str(error).split("\n\nFailed validating", 1)[0]
+    schema = getattr(error, "schema", None)
+    if getattr(error, "validator", None) == "additionalProperties" and isinstance(schema, Mapping) \
+            and isinstance(schema.get("properties"), Mapping):
+        message += f"; allowed keys: {', '.join(schema['properties'])}"
     return f"{'.'.join(map(str, path))}: {message}" if path else message
 
 
@@ -86,13 +99,103 @@ def load_config(*paths: str | Path) -> dict:
 
 
 def validate_config(config: dict) -> dict:
-    """The top level, validated in place with its defaults (see ``config.schema.yaml``)."""
+    """The top level, validated in place with its defaults (see ``config.schema.yaml``), and
+    its cross-field checks (data source, task operators)."""
+    _validate_top(config)
+    return config
+
+
+def _validate_top(config: dict) -> dict[str, int]:
+    """:func:`validate_config`; returns the images available (:func:`available_images`)."""
     validate(config, "config", "config")
     data = config["data"]
     if data["source"] == "folder" and not data["folder"]:
         raise ConfigError("config.data.folder: data.source is 'folder' but data.folder is not set "
                           "(a folder of JPEG/PNG images)")
-    return config
+    _check_tasks(config["tasks"])
+    return _check_data(data)
+
+
+def available_images(data: Mapping) -> dict[str, int]:
+    """Images the configured source offers: ``{"pool": n}`` (split by the data rule, sample
+    and folder) or ``{"train": n, "val": m}`` (CelebA's official partition)."""
+    if data["source"] == "sample":
+        from metainv.data.sample import sample_count
+
+        return {"pool": sample_count(data["sample"]["crops_per_portrait"])}
+    if data["source"] == "celeba":
+        from metainv.data.celeba import PARTITION_SIZES
+
+        return {"train": PARTITION_SIZES["train"], "val": PARTITION_SIZES["valid"]}
+    from metainv.data.folder import list_images
+
+    return {"pool": len(list_images(data["folder"]))}
+
+
+def _check_data(data: Mapping) -> dict[str, int]:
+    """``data.folder`` exists and holds images; ``n_val`` (and ``n_train``) fit what is there.
+    Returns :func:`available_images` (a folder is listed once)."""
+    crops = data["sample"]["crops_per_portrait"]
+    where = {"sample": f"the sample set (data.sample.crops_per_portrait = {crops})", "celeba": "CelebA's official partition",
+             "folder": f"data.folder {data['folder']!r}"}[data["source"]]
+    if data["source"] == "folder":
+        folder = Path(data["folder"])
+        if not folder.is_dir():
+            what = "is not a directory" if folder.exists() else "does not exist"
+            raise ConfigError(f"config.data.folder: {str(folder)!r} {what} (relative paths are read "
+                              f"from the working directory {str(Path.cwd())!r})")
+    try:
+        counts = available_images(data)
+    except FileNotFoundError as e:
+        raise ConfigError(f"config.data.folder: {e}") from None
+    n_val, n_train = data["n_val"], data["n_train"]
+    if "pool" in counts:
+        pool = counts["pool"]
+        if n_val >= pool:
+            raise ConfigError(f"config.data.n_val: {n_val} validation images, but {where} has {pool} "
+                              f"images and at least one must remain for training (n_val ≤ {pool - 1})")
+        if n_train is not None and n_val + n_train > pool:
+            raise ConfigError(f"config.data.n_train: {n_train} training images after n_val={n_val}, "
+                              f"but {where} has {pool} images (n_train ≤ {pool - n_val})")
+        return counts
+    if n_val > counts["val"]:
+        raise ConfigError(f"config.data.n_val: {n_val} validation images, but {where} has "
+                          f"{counts['val']} in its valid split")
+    if n_train is not None and n_train > counts["train"]:
+        raise ConfigError(f"config.data.n_train: {n_train} training images, but {where} has "
+                          f"{counts['train']} in its train split")
+    return counts
+
+
+def _check_tasks(tasks: Mapping) -> None:
+    """Operator values that must fit the task's image (``resolution``²)."""
+    for name, task in tasks.items():
+        res, op = task["resolution"], task["operator"]
+        key = f"config.tasks.{name}.operator"
+        pixels = res * res
+        if op["kind"] == "inpaint_random":
+            rng = op.get("observed_range")
+            if rng is None and op.get("half_probability", 0.0) < 1:
+                raise ConfigError(f"{key}.observed_range: random inpainting draws the observed pixels "
+                                  "per training batch from [lo, hi]; set it")
+            if rng is not None:
+                lo, hi = rng
+                if lo > hi:
+                    raise ConfigError(f"{key}.observed_range: [{lo}, {hi}] is not ordered (lo ≤ hi)")
+                if hi > pixels:
+                    raise ConfigError(f"{key}.observed_range: [{lo}, {hi}] observes more pixels than "
+                                      f"a {res}×{res} image has ({pixels})")
+        if op["kind"] == "blur":
+            for field in ("kernel_size", "kernel_std"):
+                if field not in op:
+                    raise ConfigError(f"{key}.{field}: a blur operator needs kernel_size and kernel_std")
+            size = op["kernel_size"]
+            if size % 2 == 0:
+                raise ConfigError(f"{key}.kernel_size: {size} must be odd (the kernel is centred)")
+            if size > res:
+                raise ConfigError(f"{key}.kernel_size: {size} is larger than the {res}×{res} image "
+                                  f"(config.tasks.{name}.resolution)")
+
 
 
 def default_tuning() -> int:
@@ -199,7 +302,7 @@ class Resolved:
 
 def resolve(config: dict) -> Resolved:
     """Validate ``config`` in place and resolve every experiment; check cross-references."""
-    validate_config(config)
+    counts = _validate_top(config)
     specs = {eid: resolve_experiment(config, eid) for eid in config["experiments"]}
     specs = _apply_model_from(specs)
     resolved = Resolved(config, specs)
@@ -208,8 +311,38 @@ def resolve(config: dict) -> Resolved:
     _check_classical_resolution(config, resolved)
     _check_unrolled(resolved)
     _check_tuning_sizes(config, resolved)
+    _check_eval_observed(specs)
+    _check_tuning_leaves_training(config, counts)
     claims(resolved)  # checks the claims' cross-references
     return resolved
+
+
+def _check_eval_observed(specs: Mapping[str, dict]) -> None:
+    """``eval.observed`` is ``"half"`` or a pixel count that fits the task's image."""
+    for eid, spec in specs.items():
+        observed = spec["eval"].get("observed")
+        if observed is None:
+            continue
+        key = f"config.experiments.{eid}.eval.observed"
+        res = spec["task"]["resolution"]
+        if isinstance(observed, str):
+            if observed != "half":
+                raise ConfigError(f"{key}: {observed!r} is neither 'half' nor a number of pixels")
+            continue
+        if not 1 <= observed <= res * res:
+            raise ConfigError(f"{key}: {observed} observed pixels, but a {res}×{res} image of task "
+                              f"{spec['task']['name']!r} has {res * res} (1 ≤ observed ≤ {res * res})")
+
+
+def _check_tuning_leaves_training(config: Mapping, counts: Mapping[str, int]) -> None:
+    """The tuning split (the tail of the training split) leaves some images to train on."""
+    data, tuning = config["data"], config["data"]["tuning"]
+    n_train = counts["train"] if "train" in counts else counts["pool"] - data["n_val"]
+    if data["n_train"] is not None:
+        n_train = min(n_train, data["n_train"])
+    if tuning >= n_train:
+        raise ConfigError(f"config.data.tuning: {tuning} tuning images, but the training "
+                          f"split has {n_train} (tuning ≤ {n_train - 1})")
 
 
 def _apply_model_from(specs: dict[str, dict]) -> dict[str, dict]:
@@ -398,6 +531,7 @@ def denoiser_spec(config: Mapping) -> dict:
 
 
 __all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config", "lpips_nets",
+           "available_images",
            "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge",
            "schema_path", "default_tuning", "table_experiments", "figure_layout", "figure_experiments", "figure_ids",
            "denoiser_spec", "claims", "claim_experiments"]

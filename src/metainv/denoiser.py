@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from metainv import atomic
 from metainv.data.store import to_tensor
 from metainv.metrics import psnr_torch as psnr
 
@@ -126,11 +126,7 @@ def evaluate_denoiser(
 
 def save_denoiser(net: nn.Module, path: str | Path, **extra) -> None:
     """Weights + constructor arguments (``hparams``) in one file, written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"hparams": net.hparams(), "state_dict": net.state_dict(), **extra}, tmp)
-    os.replace(tmp, path)
+    atomic.torch_save({"hparams": net.hparams(), "state_dict": net.state_dict(), **extra}, path)
 
 
 def load_denoiser(path: str | Path, device: torch.device | str = "cpu", trainable: bool = False) -> nn.Module:

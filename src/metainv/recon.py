@@ -23,6 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from metainv.atomic import write_npz
 from metainv.physics import LinearOperator, Mask, build_operator
 
 EVALUATION_SEED_OFFSET = 1000  # measurements of the validation images: seed + 1000
@@ -58,18 +59,13 @@ def select(op: LinearOperator, index: slice) -> LinearOperator:
 def save_reconstruction(out_path: str | Path, recon: torch.Tensor, measurement: torch.Tensor,
                         op: LinearOperator | None = None) -> Path:
     """Write ``recon.npz`` atomically (see the module docstring for its arrays)."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {
         "recon": recon.detach().permute(0, 2, 3, 1).cpu().numpy().astype(np.float16),
         "measurement": measurement.detach().permute(0, 2, 3, 1).cpu().numpy().astype(np.float16),
     }
     if isinstance(op, Mask):
         arrays["mask"] = op.mask.detach().cpu().numpy().astype(bool)
-    tmp = out_path.with_name(out_path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(out_path)
-    return out_path
+    return write_npz(out_path, **arrays)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from typing import Any, Callable, Mapping
 import torch
 from tqdm.auto import tqdm
 
+from metainv import atomic
 from metainv.errors import MetainvError
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,7 @@ def fingerprint(spec: Any) -> str:
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """torch.save to a temporary name, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic.torch_save(obj, path)
 
 
 class Trainer:
@@ -159,13 +156,10 @@ class Trainer:
         keys: list[str] = []
         for row in self.rows:
             keys.extend(k for k in row if k not in keys)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.log_path.with_name(self.log_path.name + ".tmp")
-        with open(tmp, "w", newline="") as f:
+        with atomic.atomic_open(self.log_path, "w") as f:
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(self.rows)
-        os.replace(tmp, self.log_path)
 
     def non_finite_message(self, what: str) -> str:
         """Say what failed, which checkpoint exists and what a rerun will do."""

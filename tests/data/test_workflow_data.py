@@ -85,11 +85,22 @@ def test_every_paper_resolution_can_be_prepared(tmp_path):
 RESOLUTIONS = {t["resolution"] for t in yaml.safe_load(PAPER_CONFIG.read_text())["tasks"].values()}
 
 
+def image_folder(folder: Path, n: int) -> Path:
+    """``n`` small PNGs (the folder must exist and hold enough images at plan time)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"{i}.png")
+    return folder
+
+
 def test_folder_source_replaces_celeba(tmp_path):
+    photos = image_folder(tmp_path / "photos" / "my faces", 210)
     override = tmp_path / "folder.yaml"
     override.write_text(yaml.safe_dump(
-        {"data": {"source": "folder", "folder": "/photos/my faces", "n_train": None, "n_val": 50,
-                  "on_corrupt": "skip", "min_size": 20}}))
+        {"data": {"source": "folder", "folder": str(photos), "n_train": None, "n_val": 5,
+                  "on_corrupt": "skip", "min_size": 20}}))  # 205 training images, 200 of them tuning
     rc, text = dry_run(tmp_path, "--configfile", str(PAPER_CONFIG), str(override))
     assert rc == 0, text
     jobs = planned_jobs(text)
@@ -99,8 +110,8 @@ def test_folder_source_replaces_celeba(tmp_path):
     assert len(folder_jobs) == len(RESOLUTIONS)  # one per task resolution of the paper config
     [folder_job] = [j for j in folder_jobs if "data/processed/folder/128/train.npy" in j["output"]]
     assert folder_job["output"] == [f"data/processed/folder/128/{f}" for f in STORE_FILES]
-    assert "--folder '/photos/my faces'" in folder_job["shell"]
-    assert "--n-train all --n-val 50" in folder_job["shell"] and "--on-corrupt skip" in folder_job["shell"]
+    assert f"--folder {shlex.quote(str(photos))}" in folder_job["shell"]
+    assert "--n-train all --n-val 5" in folder_job["shell"] and "--on-corrupt skip" in folder_job["shell"]
     assert "--min-size 20" in folder_job["shell"]
     assert_cli_accepts(folder_job["shell"])
 

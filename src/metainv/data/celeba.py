@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 import requests
 
+from metainv.atomic import write_text
 from metainv.data.preprocess import Crop, OnCorrupt, build_store, selection_order
 from metainv.data.transport import (  # noqa: F401  (md5_file, NotTheFileError: re-exported)
     NotTheFileError,
@@ -72,7 +73,9 @@ PARTITION_FILE = "list_eval_partition.txt"
 CHECKSUMS_FILE = "checksums.md5"
 #: ``list_eval_partition.txt`` codes → split names.
 PARTITION_CODES = {0: "train", 1: "valid", 2: "test"}
-
+#: images per split of the official partition (the store's train and val splits draw from
+#: train and valid); plan-time checks of data.n_train / data.n_val use them
+PARTITION_SIZES = {"train": 162_770, "valid": 19_867, "test": 19_962}
 
 
 class DownloadError(MetainvError, RuntimeError):
@@ -171,9 +174,7 @@ def download_celeba(
 def write_checksums(raw_dir: str | Path, files: Sequence[RemoteFile]) -> Path:
     """Write ``checksums.md5`` ("<md5>  <name>" lines, ``md5sum -c`` format) atomically."""
     path = Path(raw_dir) / CHECKSUMS_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{f.md5}  {f.name}\n" for f in files))
-    os.replace(tmp, path)
+    write_text(path, "".join(f"{f.md5}  {f.name}\n" for f in files))
     return path
 
 

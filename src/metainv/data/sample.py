@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.cbook
 import numpy as np
 from PIL import Image
-from skimage import data as skdata
 
 from metainv.data.store import write_store
+
+#: images of ``skimage.data.lfw_subset()`` used (all of them)
+LFW_FACES = 100
 
 # (centre x, centre y, side) of the face in each portrait, in pixels of the original image
 PORTRAIT_FACES = {
@@ -33,7 +34,15 @@ PORTRAIT_FACES = {
 }
 
 
+def sample_count(crops_per_portrait: int = 20) -> int:
+    """Images in the sample pool (known without building it: plan-time checks use it)."""
+    return LFW_FACES + len(PORTRAIT_FACES) * int(crops_per_portrait)
+
+
 def _portraits() -> dict[str, np.ndarray]:
+    import matplotlib.cbook
+    from skimage import data as skdata
+
     with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as im:
         hopper = np.asarray(im.convert("RGB"))
     return {"skimage.data.astronaut": skdata.astronaut(), "matplotlib/grace_hopper.jpg": hopper}
@@ -46,9 +55,11 @@ def _resize(image: np.ndarray, resolution: int) -> np.ndarray:
 def sample_images(resolution: int, crops_per_portrait: int = 20, seed: int = 0
                   ) -> tuple[np.ndarray, list[str]]:
     """All sample images as uint8 N×R×R×3 with one source name each (deterministic)."""
+    from skimage import data as skdata
+
     rng = np.random.default_rng(seed)
     images, names = [], []
-    faces = skdata.lfw_subset()[:100]
+    faces = skdata.lfw_subset()[:LFW_FACES]
     for i, face in enumerate(faces):
         grey = (face * 255.0).round().astype(np.uint8)
         images.append(_resize(np.repeat(grey[..., None], 3, axis=-1), resolution))

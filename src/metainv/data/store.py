@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from metainv.atomic import save_npy, write_json
 from metainv.errors import MetainvError
 
 if TYPE_CHECKING:
@@ -46,13 +47,6 @@ def _sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
 
 
 def split_path(folder: str | Path, split: str) -> Path:
@@ -158,7 +152,7 @@ def write_split(folder: str | Path, split: str, images: np.ndarray) -> str:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{split}.npy"
-    _atomic_save_npy(path, np.ascontiguousarray(images))
+    save_npy(path, np.ascontiguousarray(images))
     return _sha256_file(path)
 
 
@@ -179,9 +173,7 @@ def write_manifest(
         **provenance,
     }
     path = folder / MANIFEST
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_json(path, manifest, sort_keys=True)
     return path
 
 

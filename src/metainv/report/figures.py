@@ -12,14 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from metainv.atomic import save_figure  # noqa: E402
+
 
 def _save(fig: plt.Figure, out_png: str | Path) -> Path:
     fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    try:
+        return save_figure(fig, out_png, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) -> Path:

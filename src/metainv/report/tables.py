@@ -16,6 +16,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from metainv.atomic import write_csv, write_text
 from metainv.metrics import SSIM_CONVENTION
 from metainv.report.paper import paper_value
 
@@ -176,10 +177,9 @@ def write_table(number: int | str, spec: Mapping, metrics_files: Mapping[str, st
     """``table<N>.csv`` (long format), ``.md`` (mean ± std, paper alongside) and, with
     ``out_tex``, ``.tex`` (booktabs, the paper's number format)."""
     df = build_table(number, spec, metrics_files)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out_csv, index=False)
     title = spec.get("title", f"Table {number}")
-    Path(out_md).write_text(to_markdown(df, title))
+    write_csv(out_csv, df)
+    write_text(out_md, to_markdown(df, title))
     if out_tex is not None:
-        Path(out_tex).write_text(to_latex(df, title, number))
+        write_text(out_tex, to_latex(df, title, number))
     return df

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from metainv.atomic import write_csv
 from metainv.data.store import load_split
 from metainv.metrics import evaluate_batch
 from metainv.recon import load_reconstruction
@@ -38,8 +39,7 @@ def evaluate(recon_npz: str | Path, data_dir: str | Path, out_csv: str | Path,
              lpips_nets: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
     """Write ``metrics.csv`` (:func:`evaluate_reconstruction`) and log the means."""
     frame = evaluate_reconstruction(recon_npz, data_dir, lpips_nets)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out_csv, index=False)
+    write_csv(out_csv, frame)
     log.info("%s: PSNR %.2f dB (input %.2f dB) over %d images", recon_npz, frame.PSNR.mean(),
              frame.input_PSNR.mean(), len(frame))
     return frame

@@ -8,14 +8,13 @@ noisy and the denoised images at σ₀). The step itself is :func:`metainv.denoi
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Mapping
 
 import torch
 
+from metainv.atomic import write_json
 from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.denoiser import evaluate_denoiser, make_denoiser_step, save_denoiser
 from metainv.nets.dncnn import DnCNN
@@ -68,10 +67,7 @@ def train_denoiser(
     result = {"noise_std": float(spec["noise_std"]), "images": len(held_images), "steps": trainer.step,
               **evaluate_denoiser(net, held_images, float(spec["noise_std"]), seed + 1)}
     result["gain_db"] = result["denoised_psnr"] - result["noisy_psnr"]
-    Path(eval_path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(str(eval_path) + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, eval_path)
+    write_json(eval_path, result)
     log.info("DnCNN σ=%.3f on %d tuning images: noisy %.2f dB → denoised %.2f dB",
              result["noise_std"], result["images"], result["noisy_psnr"], result["denoised_psnr"])
     if curve_path is not None:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
+from metainv.atomic import write_csv, write_json
 from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.denoiser import load_denoiser
 from metainv.recon import TUNING_SEED_OFFSET, measure
@@ -52,14 +52,8 @@ def tune_classical(
               "psnr": float(best.psnr_mean), "images": len(x), "source": "tuning split (tail of the training split)",
               "edge": best["edge"].split(";") if best["edge"] else [],
               "experiment": spec["id"]}
-    for path in (table_path, params_path):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(str(table_path) + ".tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, table_path)
-    tmp = Path(str(params_path) + ".tmp")
-    tmp.write_text(json.dumps(chosen, indent=1))
-    os.replace(tmp, params_path)
+    write_csv(table_path, frame)
+    write_json(params_path, chosen)
     log.info("%s: chose %s (%.2f dB on %d tuning images)", spec["id"], chosen["params"],
              chosen["psnr"], len(x))
     return chosen
