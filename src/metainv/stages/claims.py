@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from metainv.atomic import write_csv, write_text
 from metainv.stats import CONFIDENCE, N_RESAMPLES, paired_bootstrap
 
 log = logging.getLogger(__name__)
@@ -89,9 +90,8 @@ def claims(comparisons: Sequence[Mapping], metrics: Mapping[str, str | Path], ou
     ``metrics``: experiment id → metrics.csv of the experiments that ran."""
     frames = {eid: pd.read_csv(path) for eid, path in metrics.items()}
     df = pd.DataFrame([compare(c, frames, seed) for c in comparisons], columns=COLUMNS)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out_csv, index=False)
-    Path(out_md).write_text(to_markdown(df))
+    write_csv(out_csv, df)
+    write_text(out_md, to_markdown(df))
     log.info("claims: %s", df.verdict.value_counts().to_dict())
     return df
 
