@@ -35,7 +35,7 @@ def test_table3_classical_columns(tiny_run):
         tuning = pd.read_csv(folder / "tuning.csv")
         assert tuning.chosen.sum() == 1
         chosen = json.loads((folder / "params.json").read_text())
-        assert chosen["source"] == "held-out training images" and chosen["images"] == 4
+        assert chosen["source"] == "tuning split (tail of the training split)" and chosen["images"] == 4
         assert chosen["psnr"] == pytest.approx(tuning[tuning.chosen].psnr_mean.item())
         with np.load(folder / "recon.npz") as f:
             assert f["recon"].shape == (8, 24, 24, 3) and np.isfinite(f["recon"]).all()

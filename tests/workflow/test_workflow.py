@@ -78,7 +78,7 @@ def test_quick_workflow_end_to_end(tiny_run):
 
 
 def test_tiny_workflow_checks_the_claims(tiny_run):
-    claims = pd.read_csv(tiny_run / "results/claims.csv")
+    claims = pd.read_csv(tiny_run / "results/claims/claims.csv")
     assert set(claims.verdict) <= {"reproduced", "contradicted", "inconclusive", "not run"}
     run = claims[claims.verdict != "not run"]
     # every comparison has its statistics: the tiny config runs every claimed experiment
@@ -90,7 +90,7 @@ def test_tiny_workflow_checks_the_claims(tiny_run):
     for r in run.itertuples():  # the means are those of the experiments' metrics.csv
         a = pd.read_csv(next(tiny_run.glob(f"results/*/{r.a}/metrics.csv")))
         assert r.mean_a == pytest.approx(a[r.metric].mean())
-    md = (tiny_run / "results/claims.md").read_text()
+    md = (tiny_run / "results/claims/claims.md").read_text()
     assert "bootstrap" in md
 
 
@@ -128,7 +128,7 @@ def _spec(steps):
     """A spec written by hand: only what differs from the schema defaults (the CLI fills the
     rest through metainv.config, as the workflow does)."""
     return {
-        "id": "resume",
+        "id": "resume", "tuning": 4,
         "task": {"name": "inpaint_center", "resolution": 16, "operator": {"kind": "inpaint_center", "noise_std": 0.0}},
         "siren": {"hidden": 48, "layers": 4},
         "inner": {"steps": 3, "loss_reduction": "sum"},
@@ -210,4 +210,5 @@ def test_every_job_that_asks_for_a_gpu_goes_to_the_gpu_partition(tmp_path, monke
         assert ("slurm_partition=gpuq" in resources) == asks_gpu, (rule, resources)
         if asks_gpu:
             gpu_rules.add(rule)
-    assert gpu_rules == {"meta_train", "reconstruct_meta", "train_denoiser", "tune_classical", "solve_classical"}
+    assert gpu_rules == {"meta_train", "reconstruct_meta", "train_denoiser", "tune_classical", "solve_classical",
+                         "train_unet", "train_unrolled", "reconstruct_learned"}

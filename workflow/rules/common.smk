@@ -160,7 +160,7 @@ def all_targets():
     for eid in TRAINED_IDS:
         targets.append(f"{exp_dir(eid)}/train_curve.png")
     if config.get("claims"):
-        targets += ["results/claims.csv", "results/claims.md"]
+        targets += ["results/claims/claims.csv", "results/claims/claims.md"]
     # Every result an experiment shares (DVC) is a target, so one that is missing (deleted, or
     # not pulled) is rebuilt together with what depends on it: Snakemake otherwise skips a
     # missing intermediate file whose consumers are up to date. The data stores are not

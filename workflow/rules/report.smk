@@ -81,8 +81,8 @@ rule claims:
             }
         ),
     output:
-        csv="results/claims.csv",
-        md="results/claims.md",
+        csv="results/claims/claims.csv",
+        md="results/claims/claims.md",
     log:
         "logs/claims.log",
     benchmark:

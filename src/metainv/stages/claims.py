@@ -1,5 +1,5 @@
 """Stage ``claims``: each qualitative claim of the paper as a paired comparison of two
-experiments over the validation images → ``results/claims.csv`` and ``results/claims.md``.
+experiments over the validation images → ``results/claims/claims.csv`` and ``results/claims/claims.md``.
 
 A claim (``config.claims``, resolved by :func:`metainv.config.claims`) names A, B, a metric
 of ``metrics.csv`` and the claimed sign of mean(A − B). Per comparison: n, the two means, the
