@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, env, snakemake, workflow_copy
+from metainv.config import claim_experiments, load_config, resolve
+
+from .conftest import REPO, TINY, env, snakemake, workflow_copy
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +88,10 @@ def planned_jobs(workdir: Path) -> set[tuple[str, str]]:
 def dependants_of_training(*exps: str) -> set[tuple[str, str]]:
     """A retraining of ``exps`` and everything downstream of it, nothing else."""
     per_exp = {(rule, e) for e in exps for rule in ("meta_train", "reconstruct_meta", "evaluate")}
-    return per_exp | {("table", "1"), ("figure", "1"), ("all", "")}
+    claimed = set(claim_experiments(resolve(load_config(REPO / "config/config.yaml", REPO / "config/quick.yaml",
+                                                        TINY))))
+    claims = {("claims", "")} if claimed & set(exps) else set()
+    return per_exp | claims | {("table", "1"), ("figure", "1"), ("all", "")}
 
 
 @pytest.fixture(scope="module")
