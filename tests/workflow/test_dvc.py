@@ -150,7 +150,7 @@ def test_pull_in_fresh_clone_restores_everything_and_reruns_nothing(pushed, tmp_
     assert planned_jobs(clone) == dependants_of_training("meta_center_m3")
     (clone / TASK_DIR / "meta_center_m5" / "metrics.csv").unlink()
     assert planned_jobs(clone) == dependants_of_training("meta_center_m3") | {
-        ("evaluate", "meta_center_m5")
+        ("evaluate", "meta_center_m5"), ("claims", "")  # Meta-5 is claimed (UNet > Meta-5)
     }
 
 
