@@ -312,9 +312,25 @@ def resolve(config: dict) -> Resolved:
     _check_unrolled(resolved)
     _check_tuning_sizes(config, resolved)
     _check_eval_observed(specs)
+    _check_data_consistency(specs)
     _check_tuning_leaves_training(config, counts)
     claims(resolved)  # checks the claims' cross-references
     return resolved
+
+
+def _check_data_consistency(specs: Mapping[str, dict]) -> None:
+    """``eval.data_consistency`` is a projection onto the observed pixels: a meta experiment
+    with solver kind none on an inpainting task (a mask operator), nothing else."""
+    for eid, spec in specs.items():
+        if not spec["eval"].get("data_consistency", False):
+            continue
+        key = f"config.experiments.{eid}.eval.data_consistency"
+        if spec["method"] != "meta" or spec["solver"]["kind"] != "none":
+            raise ConfigError(f"{key}: only for meta experiments with solver kind none (a gd "
+                              f"solver keeps the observed pixels with eval_step_size: 1)")
+        if not spec["task"]["operator"]["kind"].startswith("inpaint"):
+            raise ConfigError(f"{key}: only for inpainting tasks (a mask operator), not "
+                              f"{spec['task']['operator']['kind']!r}")
 
 
 def _check_eval_observed(specs: Mapping[str, dict]) -> None:

@@ -46,6 +46,8 @@ def solver_parts(spec: Mapping, device: torch.device, denoiser_path: str | Path 
     A ``red`` solver loads the pretrained DnCNN from ``denoiser_path`` (weights frozen unless
     ``denoiser.finetune``), optionally replaced by a fine-tuned ``denoiser_state``; RED's
     parameters are ``solver_params`` (tuned for the classical baseline) or the spec's.
+    ``eval.data_consistency`` makes the evaluation solver one gradient step of size 1 on the
+    data term (the observed pixels of a mask kept exactly).
     """
     denoiser = None
     if spec["solver"]["kind"] == "red":
@@ -56,6 +58,10 @@ def solver_parts(spec: Mapping, device: torch.device, denoiser_path: str | Path 
             denoiser.load_state_dict(denoiser_state)
     solver = build_solver(spec["solver"], denoiser=denoiser, params=solver_params)
     eval_solver = build_solver(spec["solver"], evaluation=True, denoiser=denoiser, params=solver_params)
+    if spec.get("eval", {}).get("data_consistency", False):
+        # x ← x − Aᵀ(Ax − y): for a mask, the observed pixels replaced by y (config.py allows
+        # it only for solver kind none on an inpainting task)
+        eval_solver = build_solver({"kind": "gd", "steps": 1, "step_size": 1.0}, evaluation=True)
     return denoiser, solver, eval_solver
 
 
