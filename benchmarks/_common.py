@@ -3,7 +3,10 @@ peak memory, and an audit of host↔device transfers."""
 
 from __future__ import annotations
 
+import json
 import resource
+import subprocess
+import sys
 import time
 import traceback
 from collections import Counter
@@ -179,3 +182,11 @@ class HostSyncAudit(TorchDispatchMode):
             if src != dst and "cpu" in (src, dst):
                 self.sites[(f"copy {src}→{dst}", self._site())] += 1
         return out
+
+
+def run_in_fresh_process(script: str, spec: dict) -> dict:
+    """Run ``script --one '<spec as JSON>'`` in a new Python process and return the JSON dict
+    it prints last: each measurement starts from an empty allocator, so peak memory is its own."""
+    proc = subprocess.run([sys.executable, script, "--one", json.dumps(spec)], capture_output=True,
+                          text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import run_in_fresh_process  # noqa: E402
 
 SCALES = {
     "paper": {
@@ -81,9 +82,7 @@ def one(kind: str, cfg: dict, device: str, repeats: int, method: str | None = No
 
 
 def run_one(spec: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(spec)], capture_output=True,
-                          text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_in_fresh_process(__file__, spec)
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
+
+from _common import run_in_fresh_process
 
 SCALES = {  # resolution, SIREN (hidden, layers), DnCNN (depth, features), batch, m, f
     "quick": dict(res=64, hidden=64, layers=4, depth=6, features=32, batch=3, m=3, f=3),
@@ -97,9 +97,7 @@ def main() -> None:
         for finetune in (False, True):
             for checkpoint in (False, True):
                 spec = dict(scale=scale, checkpoint=checkpoint, finetune=finetune, device=device, repeats=args.repeats)
-                proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(spec)],
-                                      capture_output=True, text=True, check=True)
-                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                r = run_in_fresh_process(__file__, spec)
                 print(f"{scale:6s} {'fine-tuned' if finetune else 'frozen':>10s} {str(checkpoint):>10s} "
                       f"{r['seconds_per_step']:8.2f} {r['peak_mib']:9.0f} {r.get('growth_mib', float('nan')):10.0f}")
 
