@@ -254,7 +254,10 @@ def to_tensor(images: np.ndarray, device: "str | torch.device" = "cpu",
     import torch
 
     dtype = dtype or torch.float32
-    t = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    images = np.ascontiguousarray(images)
+    if not images.flags.writeable:  # a memory-mapped store: torch wants an array it may own
+        images = images.copy()
+    t = torch.from_numpy(images).to(device)
     return t.permute(0, 3, 1, 2).to(dtype).div_(255.0)
 
 
