@@ -107,3 +107,42 @@ def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
     other.run(other_step)
     assert other.resumed_from is None
     assert (tmp_path / "checkpoint.stale").exists()
+
+
+def _peaked_validation(model, peak_step):
+    """A validation score that is highest at ``peak_step`` (and records the weights seen)."""
+    seen = {}
+
+    def validate_fn(step):
+        seen[step] = model.weight.detach().clone()
+        return {"val_psnr": 30.0 - abs(step - peak_step)}
+
+    return validate_fn, seen
+
+
+def test_keep_best_restores_the_weights_of_the_best_validated_step(tmp_path):
+    model, trainer, step_fn = make(tmp_path / "best", total=12)
+    trainer.keep_best = "val_psnr"
+    validate_fn, seen = _peaked_validation(model, peak_step=6)
+    trainer.run(step_fn, validate_fn, validate_every=3)
+    assert sorted(seen) == [3, 6, 9, 12] and trainer.selected_step == 6
+    assert torch.equal(model.weight, seen[6]) and not torch.equal(seen[6], seen[12])
+    # without keep_best the last step's weights stay
+    last, trainer_last, step_last = make(tmp_path / "last", total=12)
+    validate_last, seen_last = _peaked_validation(last, peak_step=6)
+    trainer_last.run(step_last, validate_last, validate_every=3)
+    assert trainer_last.selected_step == 12 and torch.equal(last.weight, seen_last[12])
+
+
+def test_keep_best_survives_a_crash_and_resume(tmp_path):
+    model, trainer, step_fn = make(tmp_path, total=12, crash_at=10)
+    trainer.keep_best = "val_psnr"
+    validate_fn, seen = _peaked_validation(model, peak_step=3)
+    with pytest.raises(Crash):
+        trainer.run(step_fn, validate_fn, validate_every=3)
+    model2, trainer2, step_fn2 = make(tmp_path, total=12)
+    trainer2.keep_best = "val_psnr"
+    validate_fn2, _ = _peaked_validation(model2, peak_step=3)
+    trainer2.run(step_fn2, validate_fn2, validate_every=3)
+    assert trainer2.resumed_from == 9 and trainer2.selected_step == 3
+    assert torch.equal(model2.weight, seen[3])

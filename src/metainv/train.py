@@ -18,6 +18,7 @@ from :attr:`Trainer.generator` (saved in checkpoints) and performs one optimiser
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import json
@@ -71,6 +72,11 @@ class Trainer:
         The run's configuration; its fingerprint guards against resuming a foreign checkpoint.
     keep_eval:
         Names of modules that stay in eval mode while their weights train.
+    keep_best:
+        A column that ``validate_fn`` returns (higher is better, e.g. ``val_psnr`` on the
+        tuning split): after the last step the modules are set back to the weights of the
+        validated step where it was highest (kept in the checkpoint, so a resumed run selects
+        the same step; :attr:`selected_step`). None keeps the last step's weights.
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class Trainer:
         desc: str = "train",
         progress: bool = True,
         keep_eval: tuple[str, ...] = (),
+        keep_best: str | None = None,
     ):
         if total_steps < 0:
             raise ValueError("total_steps must be ≥ 0")
@@ -106,6 +113,9 @@ class Trainer:
         # modules trained but never switched to train mode (a BatchNorm prior keeps its
         # running statistics while its weights are fine-tuned)
         self.keep_eval = set(keep_eval)
+        self.keep_best = keep_best
+        self.best: dict[str, Any] | None = None  # {"step", "value", "modules"} of the best validated step
+        self.selected_step: int | None = None
 
     # -- persistence ---------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -116,6 +126,7 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "generator": self.generator.get_state(),
             "rows": self.rows,
+            "best": self.best,
         }
 
     def save_checkpoint(self) -> None:
@@ -146,6 +157,7 @@ class Trainer:
         self.generator.set_state(state["generator"])
         self.step = int(state["step"])
         self.rows = list(state["rows"])
+        self.best = state.get("best")
         self.resumed_from = self.saved_step = self.step
         log.info("resumed %s from step %d", self.checkpoint_path, self.step)
         return True
@@ -205,6 +217,7 @@ class Trainer:
                     for m in self.modules.values():
                         m.eval()
                     row.update({k: float(v) for k, v in validate_fn(self.step).items()})
+                    self._remember_if_best(row)
                 row["seconds"] = time.perf_counter() - t0
                 self.rows.append(row)
                 bar.update(1)
@@ -214,7 +227,26 @@ class Trainer:
         finally:
             bar.close()
         self.write_log()
+        self.selected_step = self.step
+        if self.best is not None:
+            for k, m in self.modules.items():
+                m.load_state_dict(self.best["modules"][k])
+            self.selected_step = int(self.best["step"])
+            log.info("%s: kept the weights of step %d (%s %.4g, best on the tuning curve)",
+                     self.desc, self.selected_step, self.keep_best, self.best["value"])
         return self.rows
+
+    def _remember_if_best(self, row: Mapping[str, float]) -> None:
+        """Copy the modules' weights if ``row[keep_best]`` is the best value so far (ties keep
+        the earlier step)."""
+        if self.keep_best is None:
+            return
+        value = row.get(self.keep_best)
+        if value is None or not math.isfinite(value):
+            return
+        if self.best is None or value > self.best["value"]:
+            self.best = {"step": self.step, "value": float(value),
+                         "modules": {k: copy.deepcopy(m.state_dict()) for k, m in self.modules.items()}}
 
 
 def make_supervised_step(

@@ -8,8 +8,8 @@ An experiment spec is one ``config.experiments`` entry resolved by :mod:`metainv
      "solver": {"kind", "steps", "step_size", "eval_step_size", "params", ...},
      "inner": {"steps", "lr_scheme", "lr_init", "lr_param", "order", "loss_reduction"},
      "outer": {"loss", "lr", "inner_lr_lr", "batch_size", "steps", "checkpoint_every",
-               "validate_every", "val_images", "grad_clip"},
-     "eval": {"batch_size", "observed"}}
+               "validate_every", "val_images", "keep", "grad_clip"},
+     "eval": {"batch_size", "observed", "data_consistency"}}
 
 This module owns ``model.pt`` (:func:`meta_train` writes it, :func:`load_model` reads it).
 """
@@ -72,7 +72,8 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     """Algorithm 2: learn θ and α on the training split minus its tuning split; write
     ``model.pt`` and the log. The training curve (``val_psnr`` in the log) scores the first
     ``outer.val_images`` images of the tuning split (``spec["tuning"]``), never the validation
-    split.
+    split; with ``outer.keep: best`` (the default) ``model.pt`` holds the weights of the step
+    where that curve was highest (``selected_step``).
 
     The checkpoint (``checkpoint.pt`` beside the model) makes the run resumable. With a
     fine-tuned denoiser (Table 4) its weights are trained jointly with their own learning
@@ -107,7 +108,8 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
                       total_steps=outer["steps"], checkpoint_path=model_path.with_name("checkpoint.pt"),
                       log_path=log_path, seed=seed, config={"spec": spec, "solver_params": solver_params},
                       checkpoint_every=outer["checkpoint_every"], desc=f"meta-train {spec['id']}",
-                      progress=progress, keep_eval=("denoiser",))
+                      progress=progress, keep_eval=("denoiser",),
+                      keep_best="val_psnr" if outer.get("keep", "best") == "best" else None)
     # the curve's measurements are fixed once (own seed) so it is comparable across steps
     val_op, val_y = measure(spec, val, torch.Generator().manual_seed(seed + 1), spec["eval"].get("observed"))
 
@@ -137,7 +139,7 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     atomic_torch_save({"spec": dict(spec), "siren": siren.state_dict(), "rates": rates.state_dict(),
                        "solver_params": solver_params,
                        "denoiser": denoiser.state_dict() if finetune else None,
-                       "steps_trained": trainer.step}, model_path)
+                       "steps_trained": trainer.step, "selected_step": trainer.selected_step}, model_path)
     if curve_path is not None:
         from metainv.report.figures import plot_training_curve
 
