@@ -31,8 +31,8 @@ def test_two_runs_from_scratch_give_byte_identical_outputs(tiny_run, tmp_path):
     # the done-when of issue 13: stores, manifests, metrics, tables; and models, recon, figures
     assert {"train.npy", "val.npy", "manifest.json", "metrics.csv", "table2.csv", "table2.md", "recon.npz",
             "model.pt", "figure2.png", "train_curve.png"} <= kinds, kinds
-    # Table 2's rows: Meta, UNet and Interp. at four K each
-    assert len([p for p in compared if p.name == "metrics.csv"]) == 12
+    # Table 2's rows: Meta, Meta + DC, UNet and Interp. at four K each
+    assert len([p for p in compared if p.name == "metrics.csv"]) == 16
     differ = [str(p) for p in compared if (again / p).read_bytes() != (tiny_run / p).read_bytes()]
     assert not differ, differ
     assert not [p for p in outputs if p.suffix == ".tmp"]

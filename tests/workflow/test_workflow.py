@@ -194,7 +194,7 @@ def test_model_from_shares_one_trained_model(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert out.count("rule meta_train:") == 1 and "results/inpaint_random/meta_random/model.pt" in out
-    assert out.count("rule reconstruct_meta:") == 4
+    assert out.count("rule reconstruct_meta:") == 8  # Meta and Meta + DC at four K each
     # one UNet for every K as well, trained on the same K distribution
     assert out.count("rule train_unet:") == 1 and "results/inpaint_random/unet_random/model.pt" in out
     assert out.count("rule reconstruct_learned:") == 4
