@@ -24,9 +24,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 
-import numpy as np
 import torch
 
+from _faces import psnr
 from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.meta.maml import adapt
 from metainv.physics import build_operator
@@ -43,14 +43,6 @@ class ScaledRates(torch.nn.Module):
 
     def rate(self, step: int, index: int) -> torch.Tensor:
         return self.scale * self.inner.rate(min(step, self.inner.steps - 1), index)
-
-
-def psnr(x: torch.Tensor, t: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
-    err = (x.clamp(0, 1) - t) ** 2
-    if where is None:
-        return -10 * torch.log10(err.flatten(1).mean(1))
-    w = where.expand_as(err).flatten(1)
-    return -10 * torch.log10((err.flatten(1) * w).sum(1) / w.sum(1))
 
 
 def main() -> None:
@@ -77,15 +69,17 @@ def main() -> None:
         op = build_operator({"kind": "inpaint_random"}, n, h, w, g, observed=k if k == "half" else int(k))
         y = op.measure(x, g)
         mask = op.mask
-        print(f"K={k}: input {psnr(y, x).mean():.2f} dB")
+        truth, observed = x.numpy(), mask.numpy()
+        print(f"K={k}: input {psnr(y.numpy(), truth).mean():.2f} dB")
         for steps in a.steps:
             for c in a.scales:
                 out = adapt(siren, ScaledRates(rates, c), y, op, build_solver({"kind": "none"}), steps,
                             track_meta_gradient=False, reduction=reduction).output.detach()
-                dc = out * (1 - mask) + y
+                dc = (out * (1 - mask) + y).numpy()
                 ok = torch.isfinite(out).all().item()
-                print(f"  steps {steps:3d} scale {c:5.1f}: fit {psnr(out, x, mask).mean():6.2f}  "
-                      f"meta {psnr(out, x).mean():6.2f}  meta+dc {psnr(dc, x).mean():6.2f}"
+                out = out.numpy()
+                print(f"  steps {steps:3d} scale {c:5.1f}: fit {psnr(out, truth, observed).mean():6.2f}  "
+                      f"meta {psnr(out, truth).mean():6.2f}  meta+dc {psnr(dc, truth).mean():6.2f}"
                       + ("" if ok else "  (non-finite)"), flush=True)
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _faces import bootstrap_ci, load_faces
+from _faces import bootstrap_ci, load_faces, psnr
 from metainv.meta.inner_lr import InnerLearningRates
 from metainv.meta.maml import adapt, outer_loss
 from metainv.nets.siren import Siren
@@ -44,17 +44,6 @@ from metainv.solvers import build_solver
 from metainv.solvers.interpolate import interpolate_batch
 
 KS = ("10", "500", "1000", "half")
-
-
-def psnr(x: np.ndarray, t: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
-    """Per-image PSNR (data range 1, x clipped); ``where`` restricts to a per-image mask."""
-    err = (np.clip(x, 0, 1) - t) ** 2
-    if where is None:
-        mse = err.reshape(len(x), -1).mean(1)
-    else:
-        m = np.broadcast_to(where, err.shape).reshape(len(x), -1)
-        mse = (err.reshape(len(x), -1) * m).sum(1) / m.sum(1)
-    return 10 * np.log10(1.0 / np.maximum(mse, 1e-12))
 
 
 def train(a, data: np.ndarray):
