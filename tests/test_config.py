@@ -34,7 +34,8 @@ def test_defaults_are_merged_under_each_experiment_and_the_task_attached(paper_r
     assert m2["outer"]["lr"] == 1e-5 and m2["inner"]["steps"] == 2
     # schema defaults fill what neither states
     assert m2["inner"]["order"] == "second" and m2["outer"]["grad_clip"] is None
-    assert m2["task"] == {"name": "inpaint_center", **paper_raw["tasks"]["inpaint_center"]}
+    assert m2["task"] == {"name": "inpaint_center", "resolution": 128,
+                          "operator": {"kind": "inpaint_center", "noise_std": 0.0}}
     assert m2["id"] == "meta_center_m2" and m2["seed"] == 0 and m2["tf32"] is False
 
 
@@ -60,7 +61,7 @@ def test_model_from_evaluates_the_source_model_with_its_own_eval(paper_raw):
     assert k10["model_from"] == "meta_random" and k10["id"] == "meta_random_k10"
     assert k10["eval"]["observed"] == 10 and src["eval"]["observed"] == 500
     assert {k: v for k, v in k10.items() if k not in ("id", "model_from", "eval")} == \
-        {k: v for k, v in src.items() if k not in ("id", "eval")}
+        {k: v for k, v in src.items() if k not in ("id", "model_from", "eval")}
     resolved = resolve(copy.deepcopy(paper_raw))
     assert "meta_random_k10" not in resolved.trained_ids("meta") and "meta_random" in resolved.trained_ids("meta")
 
@@ -130,13 +131,19 @@ def test_unknown_solver_parameters_name_the_key(paper_raw):
      r"config\.figures\.2\.experiments\.10\.UNet: unknown experiment 'ghost'"),
     ({"figures": {"2": {"experiments": {"20": "meta_random_k10"}}}},
      r"config\.figures\.2\.experiments: either all column"),
-    ({"experiments": {"unet_center": {"method": "unets"}}}, r"config\.experiments\.unet_center is invalid: method"),
+    ({"experiments": {"unet_center": {"method": "unets"}}}, r"config\.experiments\.unet_center\.method: unknown method"),
     ({"experiments": {"meta_center_m2": {"task": "deblur_typo"}}},
      r"config\.experiments\.meta_center_m2\.task: unknown task 'deblur_typo'"),
     ({"experiments": {"meta_center_m2": {"inner": {"steps": 0}}}},
-     r"config\.experiments\.meta_center_m2 is invalid: inner\.steps"),
-    ({"experiment_defaults": {"outer": {"lrr": 0.1}}}, r"config\.experiments\.\w+ is invalid.*lrr"),
-    ({"data": {"source": "imagenet"}}, r"config is invalid: data\.source"),
+     r"config\.experiments\.meta_center_m2\.inner\.steps: Input should be greater than or equal to 1"),
+    ({"experiment_defaults": {"outer": {"lrr": 0.1}}}, r"config\.experiments\.\w+\.outer: 'lrr' was unexpected"),
+    ({"experiment_defaults": {"outr": {"lr": 0.1}}}, r"config\.experiment_defaults\.outr: no experiment method"),
+    ({"experiments": {"meta_random_k10": {"inner": {"steps": 3}}}},
+     r"config\.experiments\.meta_random_k10: 'inner' was unexpected"),
+    ({"data": {"source": "imagenet"}}, r"config\.data\.source: Input should be"),
+    ({"claims": [{"id": "typo", "statement": "s", "a": "meta_center_m7", "b": "meta_center_m9",
+                  "metric": "PSNR", "direction": "greater"}]},
+     r"config\.claims\[0\]\.b: unknown experiment 'meta_center_m9' \(claim 'typo'\)"),
     ({"data": {"source": "folder"}}, r"config\.data\.folder"),
     ({"denoiser": {"resolution": 32}}, r"config\.experiments\.red_12: task resolution 64"),
 ])
@@ -162,3 +169,38 @@ def test_denoiser_spec_gets_its_schema_defaults():
     spec = normalise_denoiser_spec({"depth": 3, "features": 8, "seed": 4})
     assert spec["depth"] == 3 and spec["seed"] == 4 and spec["noise_std"] == 0.05
     assert spec["tf32"] is False and spec["tuning"] == 200
+
+
+def test_meta_defaults_reach_only_meta_experiments_and_jobs_get_only_what_they_compute(paper_raw):
+    """experiment_defaults.outer.lr changes the meta specs and no classical, UNet or unrolled
+    job's spec, so it reruns no such job; enabled/description never reach a job."""
+    from metainv.config import job_spec
+
+    before = resolve(copy.deepcopy(paper_raw)).all
+    after = resolve(raw(paper_raw, experiment_defaults={"outer": {"lr": 3e-4}, "siren": {"hidden": 64}})).all
+    for eid, spec in before.items():
+        same = job_spec(after[eid]) == job_spec(spec)
+        assert same == (spec["method"] != "meta"), eid
+    assert "outer" not in before["red_12"] and "siren" not in before["unet_center"]
+    described = raw(paper_raw, experiments={"red_12": {"description": "changed words"}})
+    assert job_spec(resolve(described).all["red_12"]) == job_spec(before["red_12"])
+
+
+def test_a_batch_larger_than_the_training_split_is_refused(paper_raw):
+    from metainv.config import load_config
+
+    quick = load_config(PAPER, QUICK)
+    resolve(copy.deepcopy(quick))
+    for eid, block in (("meta_center_m2", "outer"), ("unet_center", "train")):
+        bad = copy.deepcopy(quick)
+        bad["experiments"][eid][block] = {"batch_size": 500}
+        with pytest.raises(ConfigError, match=rf"config\.experiments\.{eid}\.{block}\.batch_size: 500 images"):
+            resolve(bad)
+
+
+def test_a_claim_naming_a_disabled_experiment_reads_not_run(paper_raw):
+    from metainv.config import claims
+
+    config = raw(paper_raw, experiments={"meta_center_m2": {"enabled": False}})
+    rows = {c["id"]: c["run"] for c in claims(resolve(config))}
+    assert rows["more_inner_steps"] is False and rows["unet_center"] is True

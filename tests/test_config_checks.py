@@ -78,16 +78,18 @@ def test_the_sample_count_is_what_the_sample_set_builds():
 def test_a_folder_is_counted_and_n_val_must_leave_training_images(tmp_path, tiny):
     folder = tmp_path / "faces"
     (folder / "sub").mkdir(parents=True)
-    for i in range(14):
+    for i in range(20):
         Image.new("RGB", (8, 8)).save(folder / ("sub" if i % 2 else "") / f"{i}.png")
     (folder / "notes.txt").write_text("not an image")
     data = {"source": "folder", "folder": str(folder)}
-    assert available_images({**tiny["data"], **data}) == {"pool": 14}
-    resolve(deep_merge(tiny, {"data": {**data, "n_val": 4}}))  # 10 training images, 8 of them tuning
+    assert available_images({**tiny["data"], **data}) == {"pool": 20}
+    resolve(deep_merge(tiny, {"data": {**data, "n_val": 4}}))  # 16 training images, 8 of them tuning
+    with pytest.raises(ConfigError, match=r"^config\.experiments\.\w+\.(outer|train)\.batch_size: \d images"):
+        resolve(deep_merge(tiny, {"data": {**data, "n_val": 9}}))  # 11 training images: 3 to train on
     with pytest.raises(ConfigError, match=r"^config\.data\.tuning: 8 tuning images"):
-        resolve(deep_merge(tiny, {"data": {**data, "n_val": 6}}))  # 8 training images, all tuning
-    with pytest.raises(ConfigError, match=r"^config\.data\.n_val: 14 validation images"):
-        resolve(deep_merge(tiny, {"data": {**data, "n_val": 14}}))
+        resolve(deep_merge(tiny, {"data": {**data, "n_val": 12}}))  # 8 training images, all tuning
+    with pytest.raises(ConfigError, match=r"^config\.data\.n_val: 20 validation images"):
+        resolve(deep_merge(tiny, {"data": {**data, "n_val": 20}}))
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ConfigError, match=r"^config\.data\.folder: .*no .* images"):

@@ -102,7 +102,7 @@ def test_evaluate_denoiser_identity_scores_the_noisy_input():
 
 def _spec(**over):
     """A tiny DnCNN run; the rest are the schema defaults (metainv.config)."""
-    spec = {"depth": 3, "features": 8, "tuning": 4, "val_images": 4, "batch_size": 4, "patch_size": 12,
+    spec = {"depth": 3, "features": 8, "tuning": 4, "tuning_images": 4, "batch_size": 4, "patch_size": 12,
             "lr_decay_at": 0.5, "steps": 8, "checkpoint_every": 2, "validate_every": 4, "resolution": 16}
     spec.update(over)
     return normalise_denoiser_spec(spec)

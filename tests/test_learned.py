@@ -28,7 +28,7 @@ def _store(folder, size):
 
 
 TRAIN = {"lr": 3e-3, "batch_size": 4, "steps": 6, "loss": "l2", "checkpoint_every": 2, "validate_every": 3,
-         "val_images": 3, "grad_clip": None}
+         "tuning_images": 3, "grad_clip": None}
 
 
 def unet_spec(**train):

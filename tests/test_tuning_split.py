@@ -54,7 +54,7 @@ def test_meta_train_curve_scores_tuning_images_and_trains_without_them(tiny_stor
                            "siren": {"hidden": 8, "layers": 2, "omega0": 30},
                            "solver": {"kind": "gd", "steps": 1, "step_size": 0.9},
                            "inner": {"steps": 1, "lr_scheme": "per_step", "lr_init": 0.01},
-                           "outer": {"steps": 2, "batch_size": 2, "validate_every": 1, "val_images": 3,
+                           "outer": {"steps": 2, "batch_size": 2, "validate_every": 1, "tuning_images": 3,
                                      "checkpoint_every": 1}})
     seen = []
     real_to_tensor = stage.to_tensor
@@ -73,7 +73,7 @@ def test_denoiser_and_parameter_search_never_read_validation(tiny_store, tmp_pat
     from metainv.stages.train_denoiser import train_denoiser
     from metainv.stages.tune_classical import tune_classical
 
-    dspec = normalise_denoiser_spec({"depth": 2, "features": 4, "tuning": 4, "val_images": 4,
+    dspec = normalise_denoiser_spec({"depth": 2, "features": 4, "tuning": 4, "tuning_images": 4,
                                      "batch_size": 2, "patch_size": 8, "steps": 2, "checkpoint_every": 1,
                                      "validate_every": 1, "resolution": 16})
     result = train_denoiser(dspec, tiny_store, tmp_path / "d/model.pt", tmp_path / "d/log.csv",

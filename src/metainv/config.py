@@ -1,82 +1,50 @@
 """Configuration resolution: from ``config/*.yaml`` to the spec of each experiment.
 
 Called by the Snakefile (``workflow/rules/common.smk``), by the CLI (a ``--spec`` written by
-hand gets the same defaults) and by the tests, so all three see one set of rules:
+hand gets the same defaults) and by the tests, so all three see one set of rules. Every
+setting is defined once, on a typed spec (:mod:`metainv.specs`):
 
-1. the top level is validated against ``schemas/config.schema.yaml`` (defaults filled in);
-2. each experiment is ``experiment_defaults`` deep-merged *under* ``experiments.<id>``,
-   validated against ``schemas/experiment.schema.yaml`` (defaults filled in), and its task
-   name replaced by the task's block (``{"name": ..., "resolution", "operator"}``), with the
-   run-wide ``seed`` and ``tf32`` attached;
+1. the top level is validated by :class:`metainv.specs.Config` (defaults filled in; unknown
+   keys, out-of-range and non-finite values refused, naming the key);
+2. each experiment is typed by its ``method`` (:data:`metainv.specs.METHODS`, default
+   ``meta``): the keys of ``experiment_defaults`` that its method has are deep-merged *under*
+   ``experiments.<id>``, the result validated with defaults, its task name replaced by the
+   task's block (``{"name", "resolution", "operator"}``) and the run-wide ``seed``, ``tf32``
+   and ``tuning`` attached;
 3. ``model_from: <id>`` makes an experiment evaluate another's trained model: its spec is the
-   source's, with only ``id``, ``eval`` and ``enabled`` its own;
+   source's, with only ``id``, ``eval`` and ``enabled`` its own (and it may state nothing else);
 4. cross-references are checked — ``solver.params_from`` names an enabled RED experiment,
-   a RED solver inside a meta experiment has λ and σ_f, table rows and figure columns name
-   experiments, classical baselines share the DnCNN's resolution;
+   a RED solver inside a meta experiment has λ and σ_f, table rows, figure columns and claims
+   name experiments, classical baselines share the DnCNN's resolution;
 5. values that only fail against another value are checked here, at plan time, not in a job
    hours later: ``data.folder`` exists, ``data.n_val``/``n_train`` fit the images available
-   (counted for the sample set and a folder, the official partition for CelebA), the observed
-   pixels of ``tasks.<t>.operator.observed_range`` and ``eval.observed`` fit the image, a blur
-   kernel fits it, the DnCNN's held-out images leave some to train on.
+   (counted for the sample set and a folder, the official partition for CelebA), batch sizes
+   and tuning sizes fit the splits they draw from, the observed pixels of
+   ``tasks.<t>.operator.observed_range`` and ``eval.observed`` fit the image, a blur kernel
+   fits it.
 
 Every failure is a :class:`ConfigError` whose message names the key
-(``config.experiments.meta_center_m2.inner.steps``).
+(``config.experiments.meta_center_m2.inner.steps: …``).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
 from metainv.errors import ConfigError
+from metainv.specs import DEFAULT_METHOD, METHODS, Config, Denoiser, validate_model
+from metainv.specs.config import Data
+from metainv.specs.experiment import ModelFromExperiment
 
-#: Keys of a resolved experiment spec that do not come from the experiment schema.
+#: Keys of a resolved experiment spec that do not come from its method's spec.
 RESOLVED_KEYS = ("id", "seed", "tf32", "tuning")
-
-
-def schema_path(name: str) -> Path:
-    """Path of a packaged JSON schema (``config`` or ``experiment``)."""
-    return Path(str(resources.files("metainv.schemas").joinpath(f"{name}.schema.yaml")))
-
-
-def validate(data: dict, schema: str, where: str) -> dict:
-    """Validate ``data`` in place against a packaged schema, filling in its defaults.
-
-    Uses :func:`snakemake.utils.validate` (jsonschema with defaults), so the workflow and the
-    CLI fill exactly the same defaults. Raises :class:`ConfigError` naming ``where`` and the
-    offending key.
-    """
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate as snakemake_validate
-
-    try:
-        snakemake_validate(data, str(schema_path(schema)))
-    except WorkflowError as e:
-        cause = e.__context__ if e.__context__ is not None else e  # the jsonschema ValidationError
-        raise ConfigError(f"{where} is invalid: {_jsonschema_message(cause)}") from e
-    return data
-
-
-def _jsonschema_message(error: Any) -> str:
-    """``key.path: message`` of a jsonschema ValidationError (else its text).
-
-    Only the message, never the schema (jsonschema's ``str`` prints the whole schema); an
-    unknown key lists the allowed keys.
-    """
-    path = getattr(error, "absolute_path", None)
-    message = getattr(error, "message", None)
-    if message is None:
-        return str(error).split("\n\nFailed validating", 1)[0]
-    schema = getattr(error, "schema", None)
-    if getattr(error, "validator", None) == "additionalProperties" and isinstance(schema, Mapping) \
-            and isinstance(schema.get("properties"), Mapping):
-        message += f"; allowed keys: {', '.join(schema['properties'])}"
-    return f"{'.'.join(map(str, path))}: {message}" if path else message
+#: Keys a rule does not pass to its job (they change nothing a job computes).
+NOT_FOR_JOBS = ("enabled", "description")
 
 
 def deep_merge(base: Mapping, override: Mapping) -> dict:
@@ -99,21 +67,32 @@ def load_config(*paths: str | Path) -> dict:
 
 
 def validate_config(config: dict) -> dict:
-    """The top level, validated in place with its defaults (see ``config.schema.yaml``), and
-    its cross-field checks (data source, task operators)."""
+    """The top level, validated and replaced in place by its typed form with defaults
+    (:class:`metainv.specs.Config`), and its cross-field checks (data source, task operators)."""
     _validate_top(config)
     return config
 
 
 def _validate_top(config: dict) -> dict[str, int]:
     """:func:`validate_config`; returns the images available (:func:`available_images`)."""
-    validate(config, "config", "config")
+    typed = validate_model(Config, config, "config")
+    _fill_in_place(config, typed.model_dump(mode="json"))
     data = config["data"]
     if data["source"] == "folder" and not data["folder"]:
         raise ConfigError("config.data.folder: data.source is 'folder' but data.folder is not set "
                           "(a folder of JPEG/PNG images)")
     _check_tasks(config["tasks"])
     return _check_data(data)
+
+
+def _fill_in_place(target: dict, typed: Mapping) -> None:
+    """Write the typed values (defaults included) into ``target`` keeping its nested dicts
+    (the Snakefile's ``config`` object and callers' references stay valid)."""
+    for key, value in typed.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _fill_in_place(target[key], value)
+        else:
+            target[key] = value
 
 
 def available_images(data: Mapping) -> dict[str, int]:
@@ -174,8 +153,8 @@ def _check_tasks(tasks: Mapping) -> None:
         key = f"config.tasks.{name}.operator"
         pixels = res * res
         if op["kind"] == "inpaint_random":
-            rng = op.get("observed_range")
-            if rng is None and op.get("half_probability", 0.0) < 1:
+            rng = op["observed_range"]
+            if rng is None and op["half_probability"] < 1:
                 raise ConfigError(f"{key}.observed_range: random inpainting draws the observed pixels "
                                   "per training batch from [lo, hi]; set it")
             if rng is not None:
@@ -186,9 +165,6 @@ def _check_tasks(tasks: Mapping) -> None:
                     raise ConfigError(f"{key}.observed_range: [{lo}, {hi}] observes more pixels than "
                                       f"a {res}×{res} image has ({pixels})")
         if op["kind"] == "blur":
-            for field in ("kernel_size", "kernel_std"):
-                if field not in op:
-                    raise ConfigError(f"{key}.{field}: a blur operator needs kernel_size and kernel_std")
             size = op["kernel_size"]
             if size % 2 == 0:
                 raise ConfigError(f"{key}.kernel_size: {size} must be odd (the kernel is centred)")
@@ -198,32 +174,32 @@ def _check_tasks(tasks: Mapping) -> None:
 
 
 
-def default_tuning() -> int:
-    """``data.tuning``'s schema default (the size of the tuning split)."""
-    schema = yaml.safe_load(schema_path("config").read_text())
-    return int(schema["properties"]["data"]["properties"]["tuning"]["default"])
-
-
 def complete_experiment(spec: Mapping, task: Mapping, eid: str = "experiment",
                         seed: int = 0, tf32: bool = False, tuning: int | None = None) -> dict:
-    """One experiment block (``task`` still a name) validated with defaults, task attached,
-    with the run-wide ``seed``, ``tf32`` and ``tuning`` (size of the tuning split)."""
-    spec = copy.deepcopy(dict(spec))
-    validate(spec, "experiment", f"config.experiments.{eid}")
-    spec["id"] = eid
-    spec["seed"] = seed
-    spec["tf32"] = tf32
-    spec["tuning"] = int(tuning) if tuning is not None else default_tuning()
-    spec["task"] = {"name": spec["task"], **copy.deepcopy(dict(task))}
-    return spec
+    """One experiment block (``task`` still a name) typed by its method and validated with
+    defaults, the task's block attached, with the run-wide ``seed``, ``tf32`` and ``tuning``
+    (the size of the tuning split; its default when None)."""
+    where = f"config.experiments.{eid}"
+    spec = dict(spec)
+    method = spec.get("method", DEFAULT_METHOD)
+    if method not in METHODS:
+        raise ConfigError(f"{where}.method: unknown method {method!r}; methods: {', '.join(METHODS)}")
+    model = ModelFromExperiment if spec.get("model_from") is not None else METHODS[method]
+    out = validate_model(model, spec, where).model_dump(mode="json")
+    out["id"] = eid
+    out["seed"] = int(seed)
+    out["tf32"] = bool(tf32)
+    out["tuning"] = int(tuning) if tuning is not None else Data.model_fields["tuning"].default
+    out["task"] = {"name": out["task"], **copy.deepcopy(dict(task))}
+    return out
 
 
 def normalise_spec(spec: Mapping) -> dict:
     """A resolved experiment spec (task as a block) with any missing defaults filled in.
 
     What the CLI does with ``--spec``: specs from the Snakefile are already complete and come
-    back unchanged; a spec written by hand needs only what differs from the schema defaults
-    (``id``, ``task`` with its operator, and the experiment's own keys).
+    back unchanged; a spec written by hand needs only what differs from the defaults (``id``,
+    ``task`` with its operator, and the experiment's own keys).
     """
     spec = dict(spec)
     task = spec.get("task")
@@ -233,51 +209,65 @@ def normalise_spec(spec: Mapping) -> dict:
     task = dict(task)
     own = {k: v for k, v in spec.items() if k not in RESOLVED_KEYS}
     own["task"] = task.pop("name")
-    own.setdefault("method", "meta")  # what config.yaml's experiment_defaults states
-    return complete_experiment(own, task, str(spec.get("id", "spec")), int(spec.get("seed", 0)),
-                               bool(spec.get("tf32", False)), spec.get("tuning"))
+    from metainv.specs.config import Task
+
+    typed_task = validate_model(Task, task, f"spec.task")
+    seed = spec["seed"] if "seed" in spec else Config.model_fields["seed"].default
+    tf32 = spec["tf32"] if "tf32" in spec else Config.model_fields["tf32"].default
+    return complete_experiment(own, typed_task.model_dump(mode="json"), str(spec.get("id", "spec")),
+                               seed, tf32, spec.get("tuning"))
 
 
 def normalise_denoiser_spec(spec: Mapping) -> dict:
     """A DnCNN training spec (``config.denoiser`` + ``seed``/``tf32``/``tuning``) with defaults filled."""
-    import jsonschema
-
-    spec = copy.deepcopy(dict(spec))
+    spec = dict(spec)
     extra = {k: spec.pop(k) for k in ("seed", "tf32", "tuning") if k in spec}
-    schema = yaml.safe_load(schema_path("config").read_text())["properties"]["denoiser"]
-    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(spec))
-    if error is not None:
-        raise ConfigError(f"config.denoiser is invalid: {_jsonschema_message(error)}")
-    return {**spec, "seed": int(extra.get("seed", 0)), "tf32": bool(extra.get("tf32", False)),
-            "tuning": int(extra.get("tuning", default_tuning()))}
+    typed = validate_model(Denoiser, spec, "config.denoiser")
+    fill = {"seed": Config.model_fields["seed"].default, "tf32": Config.model_fields["tf32"].default,
+            "tuning": Data.model_fields["tuning"].default}
+    return {**typed.model_dump(mode="json"), **fill, **extra}
 
 
-def _with_defaults(validator_class):
-    """jsonschema validator that fills ``default`` values of properties (jsonschema FAQ)."""
-    import jsonschema
+def method_defaults(defaults: Mapping, method: str) -> dict:
+    """The part of ``experiment_defaults`` that experiments of ``method`` have keys for."""
+    fields = METHODS[method].model_fields
+    return {k: v for k, v in defaults.items() if k in fields and k != "method"}
 
-    validate_properties = validator_class.VALIDATORS["properties"]
 
-    def set_defaults(validator, properties, instance, schema):
-        for name, sub in properties.items():
-            if isinstance(instance, dict) and "default" in sub:
-                instance.setdefault(name, copy.deepcopy(sub["default"]))
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+def job_spec(spec: Mapping) -> dict:
+    """What a rule passes to its job: the resolved spec less what changes no computation
+    (``enabled``, ``description``), so editing those reruns nothing."""
+    return {k: v for k, v in spec.items() if k not in NOT_FOR_JOBS}
 
 
 def resolve_experiment(config: Mapping, eid: str) -> dict:
-    """One experiment of a validated config: defaults merged under it, task attached."""
-    merged = deep_merge(config.get("experiment_defaults", {}), config["experiments"][eid])
+    """One experiment of a validated config: its method's defaults merged under it, task attached."""
+    raw = dict(config["experiments"][eid])
+    defaults = config.get("experiment_defaults", {})
+    method = raw.get("method", defaults.get("method", DEFAULT_METHOD))
+    if method not in METHODS:
+        raise ConfigError(f"config.experiments.{eid}.method: unknown method {method!r}; "
+                          f"methods: {', '.join(METHODS)}")
+    if raw.get("model_from") is not None:  # only its evaluation is its own
+        merged = deep_merge({"eval": defaults["eval"]} if "eval" in defaults else {}, raw)
+    else:
+        merged = deep_merge(method_defaults(defaults, method), raw)
+    merged["method"] = method
     task = merged.get("task")
-    spec = complete_experiment(merged, {}, eid, config["seed"], config["tf32"], config["data"]["tuning"])
-    if task not in config["tasks"]:
+    if task is not None and task not in config["tasks"]:
         raise ConfigError(f"config.experiments.{eid}.task: unknown task {task!r}; "
                           f"defined tasks: {sorted(config['tasks'])}")
-    spec["task"] = {"name": task, **copy.deepcopy(config["tasks"][task])}
-    return spec
+    return complete_experiment(merged, config["tasks"].get(task, {}), eid, config["seed"], config["tf32"],
+                               config["data"]["tuning"])
+
+
+def _check_experiment_defaults(config: Mapping) -> None:
+    """Every key of ``experiment_defaults`` belongs to some method."""
+    known = {k for model in METHODS.values() for k in model.model_fields}
+    for key in config.get("experiment_defaults", {}):
+        if key not in known:
+            raise ConfigError(f"config.experiment_defaults.{key}: no experiment method has this key; "
+                              f"keys: {', '.join(sorted(known))}")
 
 
 @dataclass(frozen=True)
@@ -297,12 +287,13 @@ class Resolved:
 
     def trained_ids(self, method: str) -> list[str]:
         """Enabled experiments of ``method`` that train a model of their own."""
-        return [eid for eid in self.ids_of(method) if "model_from" not in self.all[eid]]
+        return [eid for eid in self.ids_of(method) if self.all[eid]["model_from"] is None]
 
 
 def resolve(config: dict) -> Resolved:
     """Validate ``config`` in place and resolve every experiment; check cross-references."""
     counts = _validate_top(config)
+    _check_experiment_defaults(config)
     specs = {eid: resolve_experiment(config, eid) for eid in config["experiments"]}
     specs = _apply_model_from(specs)
     resolved = Resolved(config, specs)
@@ -314,6 +305,7 @@ def resolve(config: dict) -> Resolved:
     _check_eval_observed(specs)
     _check_data_consistency(specs)
     _check_tuning_leaves_training(config, counts)
+    _check_batch_sizes(config, counts, resolved)
     claims(resolved)  # checks the claims' cross-references
     return resolved
 
@@ -322,7 +314,7 @@ def _check_data_consistency(specs: Mapping[str, dict]) -> None:
     """``eval.data_consistency`` is a projection onto the observed pixels: a meta experiment
     with solver kind none on an inpainting task (a mask operator), nothing else."""
     for eid, spec in specs.items():
-        if not spec["eval"].get("data_consistency", False):
+        if not spec["eval"]["data_consistency"]:
             continue
         key = f"config.experiments.{eid}.eval.data_consistency"
         if spec["method"] != "meta" or spec["solver"]["kind"] != "none":
@@ -336,7 +328,7 @@ def _check_data_consistency(specs: Mapping[str, dict]) -> None:
 def _check_eval_observed(specs: Mapping[str, dict]) -> None:
     """``eval.observed`` is ``"half"`` or a pixel count that fits the task's image."""
     for eid, spec in specs.items():
-        observed = spec["eval"].get("observed")
+        observed = spec["eval"]["observed"]
         if observed is None:
             continue
         key = f"config.experiments.{eid}.eval.observed"
@@ -350,25 +342,42 @@ def _check_eval_observed(specs: Mapping[str, dict]) -> None:
                               f"{spec['task']['name']!r} has {res * res} (1 ≤ observed ≤ {res * res})")
 
 
+def _training_images(config: Mapping, counts: Mapping[str, int]) -> int:
+    """Images of the training split (before its tuning tail is set aside)."""
+    data = config["data"]
+    n_train = counts["train"] if "train" in counts else counts["pool"] - data["n_val"]
+    return min(n_train, data["n_train"]) if data["n_train"] is not None else n_train
+
+
 def _check_tuning_leaves_training(config: Mapping, counts: Mapping[str, int]) -> None:
     """The tuning split (the tail of the training split) leaves some images to train on."""
-    data, tuning = config["data"], config["data"]["tuning"]
-    n_train = counts["train"] if "train" in counts else counts["pool"] - data["n_val"]
-    if data["n_train"] is not None:
-        n_train = min(n_train, data["n_train"])
+    tuning, n_train = config["data"]["tuning"], _training_images(config, counts)
     if tuning >= n_train:
         raise ConfigError(f"config.data.tuning: {tuning} tuning images, but the training "
                           f"split has {n_train} (tuning ≤ {n_train - 1})")
 
 
+def _check_batch_sizes(config: Mapping, counts: Mapping[str, int], resolved: "Resolved") -> None:
+    """A training batch (drawn with replacement) holds no more images than it draws from:
+    the training split less its tuning tail."""
+    fit = _training_images(config, counts) - config["data"]["tuning"]
+    for eid, spec in resolved.experiments.items():
+        if resolved.all[eid]["model_from"] is not None:
+            continue
+        block = {"meta": "outer", "unet": "train", "unrolled": "train"}.get(spec["method"])
+        if block is not None and spec[block]["batch_size"] > fit:
+            raise ConfigError(f"config.experiments.{eid}.{block}.batch_size: {spec[block]['batch_size']} images "
+                              f"per step, but the training split less its tuning tail holds {fit}")
+
+
 def _apply_model_from(specs: dict[str, dict]) -> dict[str, dict]:
     out = dict(specs)
     for eid, spec in specs.items():
-        src = spec.get("model_from")
+        src = spec["model_from"]
         if src is None:
             continue
         key = f"config.experiments.{eid}.model_from"
-        if src not in specs or "model_from" in specs[src]:
+        if src not in specs or specs[src]["model_from"] is not None:
             raise ConfigError(f"{key}: {src!r} is not an experiment that trains a model")
         if specs[src]["task"]["name"] != spec["task"]["name"] or specs[src]["method"] != spec["method"]:
             raise ConfigError(f"{key}: {src!r} has another task or method")
@@ -385,7 +394,7 @@ def _check_solver_params(resolved: Resolved) -> None:
 
     enabled = resolved.experiments
     for eid, spec in enabled.items():
-        solver = spec.get("solver", {})
+        solver = spec["solver"] if spec["method"] == "meta" else {}
         key = f"config.experiments.{eid}.solver"
         if spec["method"] == "meta" and solver.get("params"):
             check_params(solver["kind"], solver["params"], key=f"{key}.params")
@@ -435,14 +444,14 @@ def _check_classical_resolution(config: Mapping, resolved: Resolved) -> None:
 def _check_tuning_sizes(config: Mapping, resolved: Resolved) -> None:
     """Every choice reads its images from the tuning split: none may ask for more than it holds."""
     tuning = config["data"]["tuning"]
-    asks = [("config.denoiser.val_images", config["denoiser"]["val_images"])]
+    asks = [("config.denoiser.tuning_images", config["denoiser"]["tuning_images"])]
     for eid, spec in resolved.experiments.items():
-        if spec["method"] == "meta" and "model_from" not in resolved.all[eid]:
-            asks.append((f"config.experiments.{eid}.outer.val_images", spec["outer"]["val_images"]))
+        if spec["method"] == "meta" and resolved.all[eid]["model_from"] is None:
+            asks.append((f"config.experiments.{eid}.outer.tuning_images", spec["outer"]["tuning_images"]))
         if spec["method"] in ("red", "hqs"):
             asks.append((f"config.experiments.{eid}.classical.tune.images", spec["classical"]["tune"]["images"]))
         if spec["method"] in ("unet", "unrolled"):
-            asks.append((f"config.experiments.{eid}.train.val_images", spec["train"]["val_images"]))
+            asks.append((f"config.experiments.{eid}.train.tuning_images", spec["train"]["tuning_images"]))
     for key, n in asks:
         if n > tuning:
             raise ConfigError(f"{key}: {n} images, but the tuning split (config.data.tuning) holds {tuning}")
@@ -486,7 +495,7 @@ def _check_unrolled(resolved: Resolved) -> None:
     for eid in resolved.ids_of("unrolled"):
         cfg = enabled[eid]["unrolled"]
         key = f"config.experiments.{eid}.unrolled.params_from"
-        src = cfg.get("params_from")
+        src = cfg["params_from"]
         if src is None:
             raise ConfigError(f"{key}: an unrolled solver starts from a tuned classical experiment; name one")
         if src not in enabled or enabled[src]["method"] != cfg["solver"]:
@@ -524,12 +533,15 @@ def claims(resolved: Resolved) -> list[dict]:
             a = claim["a"]
             if a == b:
                 raise ConfigError(f"{key}: compares {a!r} with itself")
+            for side, eid in (("a", a), ("b", b)):
+                if eid not in resolved.all:
+                    raise ConfigError(f"{key}.{side}: unknown experiment {eid!r} (claim {claim['id']!r}); "
+                                      "a disabled experiment reads 'not run', an unknown one is an error")
             run = a in resolved.experiments and b in resolved.experiments
-            if a in resolved.all and b in resolved.all:
-                ta, tb = resolved.all[a]["task"]["name"], resolved.all[b]["task"]["name"]
-                if ta != tb:
-                    raise ConfigError(f"{key}: {a!r} ({ta}) and {b!r} ({tb}) score different images; "
-                                      "a paired comparison needs one task")
+            ta, tb = resolved.all[a]["task"]["name"], resolved.all[b]["task"]["name"]
+            if ta != tb:
+                raise ConfigError(f"{key}: {a!r} ({ta}) and {b!r} ({tb}) score different images; "
+                                  "a paired comparison needs one task")
             out.append({**{k: claim[k] for k in ("id", "statement", "metric", "direction")},
                         "a": a, "b": b, "run": run})
     return out
@@ -547,7 +559,6 @@ def denoiser_spec(config: Mapping) -> dict:
 
 
 __all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config", "lpips_nets",
-           "available_images",
-           "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge",
-           "schema_path", "default_tuning", "table_experiments", "figure_layout", "figure_experiments", "figure_ids",
+           "available_images", "job_spec", "method_defaults",
+           "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge", "table_experiments", "figure_layout", "figure_experiments", "figure_ids",
            "denoiser_spec", "claims", "claim_experiments"]

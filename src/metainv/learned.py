@@ -11,7 +11,7 @@ with L2 to ground truth on the meta experiments' training split:
 (unrolled), "state_dict", "spec", "steps_trained"}`` — enough to rebuild the network
 without the configuration. An experiment spec carries a ``train`` block::
 
-    train: {lr, batch_size, steps, loss, checkpoint_every, validate_every, val_images, grad_clip}
+    train: {lr, batch_size, steps, loss, checkpoint_every, validate_every, tuning_images, grad_clip}
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def fit_supervised(spec: Mapping, model: nn.Module, name: str, data_dir: str | P
                    log_path: str | Path, device: torch.device, progress: bool = True) -> list[dict]:
     """Train ``model(y, op)`` with L2 (``train.loss``) to ground truth on the training split
     (less its tuning tail) by :class:`metainv.train.Trainer` (checkpoint/resume, NaN stop, CSV
-    log, a PSNR curve on fixed measurements of the first ``train.val_images`` tuning images —
+    log, a PSNR curve on fixed measurements of the first ``train.tuning_images`` tuning images —
     never the validation split); write model.pt.
 
     Measurements are drawn exactly as for meta-training (:func:`metainv.recon.measure`):
@@ -99,7 +99,7 @@ def fit_supervised(spec: Mapping, model: nn.Module, name: str, data_dir: str | P
     store = load_split(data_dir, "train", mmap=True)
     fit, tuning = split_tuning(len(store), int(spec["tuning"]))
     train = store[fit]
-    val = to_tensor(store[tuning][: int(cfg["val_images"])], device)  # tuning images, not validation
+    val = to_tensor(store[tuning][: int(cfg["tuning_images"])], device)  # tuning images, not validation
     trainer = Trainer({name: model}, {"adam": optimizer}, total_steps=int(cfg["steps"]),
                       checkpoint_path=model_path.with_name("checkpoint.pt"), log_path=log_path, seed=seed,
                       config=dict(spec), checkpoint_every=int(cfg["checkpoint_every"]),

@@ -163,6 +163,19 @@ class Blur(LinearOperator):
         return torch.fft.irfft2(torch.fft.rfft2(z) / (denom + rho), s=z.shape[-2:])
 
 
+def operator_spec(spec: Mapping) -> dict:
+    """A task's ``operator`` block with its defaults (:data:`metainv.specs.config.Operator`,
+    the one definition of its keys); unknown kinds are left to the caller's error."""
+    from metainv.specs import validate_model
+    from metainv.specs.config import Blur, InpaintCenter, InpaintRandom
+
+    models = {"inpaint_center": InpaintCenter, "inpaint_random": InpaintRandom, "blur": Blur}
+    model = models.get(spec.get("kind"))
+    if model is None:
+        return dict(spec)
+    return validate_model(model, dict(spec), "operator").model_dump(mode="json")
+
+
 def sample_observed(spec: Mapping, generator: torch.Generator | None = None) -> int | str:
     """Number of observed pixels for one training batch of random inpainting.
 
@@ -171,11 +184,12 @@ def sample_observed(spec: Mapping, generator: torch.Generator | None = None) -> 
     decade of K equally often: 10–100 as often as 100–1000) or uniformly
     (``observed_sampling: uniform``).
     """
+    spec = operator_spec(spec)
     u = torch.rand(2, generator=generator, dtype=torch.float64)
-    if u[0] < float(spec.get("half_probability", 0.0)):
+    if u[0] < float(spec["half_probability"]):
         return "half"
     lo, hi = spec["observed_range"]
-    if spec.get("observed_sampling", "log_uniform") == "uniform":
+    if spec["observed_sampling"] == "uniform":
         return int(lo + torch.floor(u[1] * (hi - lo + 1)).clamp(max=hi - lo))
     k = math.exp(math.log(lo) + float(u[1]) * (math.log(hi + 1) - math.log(lo)))
     return int(min(max(math.floor(k), lo), hi))
@@ -191,8 +205,11 @@ def build_operator(
     ``observed`` fixes the number of observed pixels (evaluation); without it a number is
     drawn per batch from ``spec["observed_range"]`` (training).
     """
+    spec = operator_spec(spec)
     kind = spec["kind"]
-    noise = float(spec.get("noise_std", 0.0))
+    if kind not in ("inpaint_center", "inpaint_random", "blur"):
+        raise ValueError(f"unknown operator kind {kind!r}")
+    noise = float(spec["noise_std"])
     if kind == "inpaint_center":
         return Mask(center_mask(height, width, device), noise_std=noise)
     if kind == "inpaint_random":

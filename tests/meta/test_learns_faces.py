@@ -37,7 +37,7 @@ def test_centre_meta_beats_the_training_mean_image(tmp_path):
         "inner": {"steps": 2, "lr_scheme": "per_step", "lr_init": 0.01},
         "solver": {"kind": "gd", "steps": 1, "step_size": 0.9, "eval_step_size": 1.0},
         "outer": {"lr": 1e-3, "inner_lr_lr": 0.05, "batch_size": 5, "steps": 200,
-                  "checkpoint_every": 1000, "validate_every": 0, "val_images": 4},
+                  "checkpoint_every": 1000, "validate_every": 0, "tuning_images": 4},
         "eval": {"batch_size": 20}})
     log = meta_train(spec, store, tmp_path / "model.pt", tmp_path / "log.csv", CPU, progress=False)
     reconstruct_meta(spec, tmp_path / "model.pt", store, tmp_path / "recon.npz", CPU)

@@ -23,7 +23,7 @@ def _spec(**eval_):
         "inner": {"steps": 2, "lr_scheme": "meta_sgd"},
         "solver": {"kind": "gd", "steps": 1, "step_size": 0.9, "eval_step_size": 1.0},
         "outer": {"lr": 1e-3, "batch_size": 2, "steps": 3, "checkpoint_every": 10, "validate_every": 0,
-                  "val_images": 2},
+                  "tuning_images": 2},
         "eval": {"batch_size": 7, "observed": 60, **eval_}})
 
 

@@ -127,4 +127,4 @@ def test_relaxation_only_after_the_schedule(blur_problem, tiny_dncnn):
     torch.testing.assert_close(hqs(None, y, op, tiny_dncnn, steps=4, schedule_steps=3, relax=0.5, **kwargs),
                                sched + 0.5 * (full - sched))
     with pytest.raises(ValueError, match="relax"):
-        hqs(None, y, op, tiny_dncnn, relax=0.0)
+        hqs(None, y, op, tiny_dncnn, steps=12, relax=0.0)

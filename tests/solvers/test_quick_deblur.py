@@ -24,7 +24,7 @@ BLUR = {"kind": "blur", "kernel_size": 11, "kernel_std": 1.5, "noise_std": 0.015
 def quick_setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("quick_deblur")
     prepare_sample(root / "store", 64, n_val=20, seed=0, crops_per_portrait=20)
-    spec = normalise_denoiser_spec({"depth": 5, "features": 24, "tuning": 16, "val_images": 16, "batch_size": 16,
+    spec = normalise_denoiser_spec({"depth": 5, "features": 24, "tuning": 16, "tuning_images": 16, "batch_size": 16,
                                     "patch_size": 32, "steps": 200, "checkpoint_every": 100, "validate_every": 0})
     evaluation = train_denoiser(spec, root / "store", root / "dncnn/model.pt", root / "dncnn/log.csv",
                                 root / "dncnn/eval.json", torch.device("cpu"), progress=False)

@@ -42,7 +42,7 @@ def test_build_solver_runs_to_tolerance_and_reports_iterations(blur_problem, tin
     _, y, op = blur_problem
     config = {"kind": "red", "steps": 12, "tol": 1e-3, "max_steps": 40, "params": {"lam": 50.0, "sigma_f": 0.04}}
     x, info = build_solver(config, denoiser=tiny_dncnn).run(None, y, op)
-    ref, ref_info = red(None, y, op, tiny_dncnn, tol=1e-3, max_steps=40, lam=50.0, sigma_f=0.04, return_info=True)
+    ref, ref_info = red(None, y, op, tiny_dncnn, steps=12, tol=1e-3, max_steps=40, lam=50.0, sigma_f=0.04, return_info=True)
     torch.testing.assert_close(x, ref)
     assert torch.equal(info["steps"], ref_info["steps"]) and int(info["steps"].max()) <= 40
 

@@ -142,7 +142,7 @@ def _spec(steps):
         "siren": {"hidden": 48, "layers": 4},
         "inner": {"steps": 3, "loss_reduction": "sum"},
         "outer": {"lr": 1e-3, "inner_lr_lr": 1e-3, "batch_size": 3, "steps": steps,
-                  "checkpoint_every": 5, "validate_every": 0, "val_images": 2},
+                  "checkpoint_every": 5, "validate_every": 0, "tuning_images": 2},
         "eval": {"batch_size": 4},
     }
 

@@ -39,7 +39,7 @@ def job_resources(rule):
 
 def spec_arg(obj):
     """A spec as one shell-quoted JSON argument."""
-    return shlex.quote(json.dumps(obj, sort_keys=True))
+    return shlex.quote(json.dumps(obj))
 
 
 def store_dir(resolution):
@@ -62,7 +62,7 @@ def exp_dir(eid):
 
 def model_path(eid):
     """model.pt an experiment evaluates: its own, or that of ``model_from``."""
-    return f"{exp_dir(EXPERIMENTS[eid].get('model_from', eid))}/model.pt"
+    return f"{exp_dir(EXPERIMENTS[eid]['model_from'] or eid)}/model.pt"
 
 
 def ids_of(method):

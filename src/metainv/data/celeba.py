@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 import requests
 
+from metainv.specs.config import Celeba, Data
 from metainv.atomic import write_text
 from metainv.data.preprocess import Crop, OnCorrupt, build_store, selection_order
 from metainv.data.transport import (  # noqa: F401  (md5_file, NotTheFileError: re-exported)
@@ -108,9 +109,9 @@ def download_celeba(
     files: Sequence[RemoteFile] = CELEBA_FILES,
     gdrive_proxy: str | None = None,
     gdrive_verify: bool | str = True,
-    retries: int = 5,
+    retries: int = Celeba.model_fields["retries"].default,
     backoff: float = 1.0,
-    timeout: float = 60.0,
+    timeout: float = Celeba.model_fields["timeout"].default,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Make every file of ``files`` present in ``raw_dir`` with its md5; return name → path.
@@ -280,10 +281,10 @@ def prepare_celeba(
     out_dir: str | Path,
     resolution: int,
     n_train: int | None = 150_000,
-    n_val: int | None = 500,
+    n_val: int | None = Data.model_fields["n_val"].default,
     seed: int = 0,
     crop: Crop = 178,
-    on_corrupt: OnCorrupt = "fail",
+    on_corrupt: OnCorrupt = Data.model_fields["on_corrupt"].default,
     *,
     files: Sequence[RemoteFile] | None = None,
     verify_md5: bool = True,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from metainv.specs.config import Data
 from metainv.data.preprocess import Crop, OnCorrupt, build_store, selection_order
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -39,10 +40,10 @@ def prepare_folder(
     out_dir: str | Path,
     resolution: int,
     n_train: int | None = None,
-    n_val: int = 500,
+    n_val: int = Data.model_fields["n_val"].default,
     seed: int = 0,
     crop: Crop = "square",
-    on_corrupt: OnCorrupt = "fail",
+    on_corrupt: OnCorrupt = Data.model_fields["on_corrupt"].default,
     *,
     workers: int | None = None,
     chunk_size: int = 256,

@@ -44,6 +44,7 @@ import PIL
 from PIL import ExifTags, Image
 from tqdm.auto import tqdm
 
+from metainv.specs.config import Data
 from metainv.data import store
 from metainv.errors import MetainvError
 
@@ -173,7 +174,7 @@ def stream_split(
     read_bytes: Callable[[str], bytes],
     resolution: int,
     crop: Crop,
-    on_corrupt: OnCorrupt = "fail",
+    on_corrupt: OnCorrupt = Data.model_fields["on_corrupt"].default,
     *,
     executor: ThreadPoolExecutor,
     chunk_size: int = 256,
@@ -248,7 +249,7 @@ def build_store(
     read_bytes: Callable[[str], bytes],
     resolution: int,
     crop: Crop,
-    on_corrupt: OnCorrupt = "fail",
+    on_corrupt: OnCorrupt = Data.model_fields["on_corrupt"].default,
     *,
     workers: int | None = None,
     chunk_size: int = 256,

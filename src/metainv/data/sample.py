@@ -23,6 +23,9 @@ import numpy as np
 from PIL import Image
 
 from metainv.data.store import write_store
+from metainv.specs.config import Sample
+
+CROPS = Sample.model_fields["crops_per_portrait"].default  # the one default
 
 #: images of ``skimage.data.lfw_subset()`` used (all of them)
 LFW_FACES = 100
@@ -34,7 +37,7 @@ PORTRAIT_FACES = {
 }
 
 
-def sample_count(crops_per_portrait: int = 20) -> int:
+def sample_count(crops_per_portrait: int = CROPS) -> int:
     """Images in the sample pool (known without building it: plan-time checks use it)."""
     return LFW_FACES + len(PORTRAIT_FACES) * int(crops_per_portrait)
 
@@ -52,7 +55,7 @@ def _resize(image: np.ndarray, resolution: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((resolution, resolution), Image.LANCZOS))
 
 
-def sample_images(resolution: int, crops_per_portrait: int = 20, seed: int = 0
+def sample_images(resolution: int, crops_per_portrait: int = CROPS, seed: int = 0
                   ) -> tuple[np.ndarray, list[str]]:
     """All sample images as uint8 N×R×R×3 with one source name each (deterministic)."""
     from skimage import data as skdata
@@ -111,7 +114,7 @@ def split_by_photo(names: list[str], n_val: int, seed: int, n_train: int | None 
 
 
 def prepare_sample(out_dir: str | Path, resolution: int, n_val: int = 20, seed: int = 0,
-                   crops_per_portrait: int = 20, n_train: int | None = None) -> Path:
+                   crops_per_portrait: int = CROPS, n_train: int | None = None) -> Path:
     """Build the sample store at ``out_dir``, split by source photo (:func:`split_by_photo`);
     the manifest records each split's photos."""
     images, names = sample_images(resolution, crops_per_portrait, seed)

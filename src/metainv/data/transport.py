@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 log = logging.getLogger(__name__)
 
 USER_AGENT = "metainv-data/0.1 (+https://github.com/; python-requests)"
+from metainv.specs.config import Celeba
 
 
 class SourceError(RuntimeError):
@@ -68,9 +69,9 @@ def download_url(
     *,
     session: requests.Session | None = None,
     params: Mapping[str, str] | None = None,
-    retries: int = 5,
+    retries: int = Celeba.model_fields["retries"].default,
     backoff: float = 1.0,
-    timeout: float = 60.0,
+    timeout: float = Celeba.model_fields["timeout"].default,
     chunk_size: int = 1 << 16,
     progress: bool = True,
 ) -> Path:
@@ -174,8 +175,8 @@ def download_gdrive(
     dest: str | Path,
     md5: str | None,
     *,
-    retries: int = 5,
-    timeout: float = 60.0,
+    retries: int = Celeba.model_fields["retries"].default,
+    timeout: float = Celeba.model_fields["timeout"].default,
     progress: bool = True,
     proxy: str | None = None,
     verify: bool | str = True,

@@ -29,7 +29,7 @@ class DnCNN(nn.Module):
     noise_level: σ₀ the network is (to be) trained at, on the [0, 1] intensity scale.
     """
 
-    def __init__(self, channels: int = 3, depth: int = 17, features: int = 64, noise_level: float = 0.05):
+    def __init__(self, *, depth: int, features: int, channels: int = 3, noise_level: float = 0.05):
         super().__init__()
         if depth < 2:
             raise ValueError(f"DnCNN depth must be ≥ 2, got {depth}")

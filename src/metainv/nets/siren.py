@@ -48,8 +48,8 @@ def siren_forward(params: Sequence[torch.Tensor], coords: torch.Tensor, omega0: 
 class Siren(nn.Module):
     """Meta-parameters θ of a SIREN with ``layers`` linear layers (paper: 5 × 256)."""
 
-    def __init__(self, in_features: int = 2, hidden: int = 256, layers: int = 5,
-                 out_features: int = 3, omega0: float = 30.0, generator: torch.Generator | None = None):
+    def __init__(self, *, hidden: int, layers: int, omega0: float, in_features: int = 2,
+                 out_features: int = 3, generator: torch.Generator | None = None):
         super().__init__()
         if layers < 2:
             raise ValueError("a SIREN needs at least 2 layers (input and output)")

@@ -16,6 +16,8 @@ from typing import Mapping
 
 import pandas as pd
 
+from metainv.specs import validate_model
+from metainv.specs.config import Table
 from metainv.atomic import write_csv, write_text
 from metainv.metrics import SSIM_CONVENTION
 from metainv.report.paper import paper_value
@@ -44,8 +46,10 @@ def summarise(metrics: pd.DataFrame, metric: str, prefix: str = "") -> tuple[flo
 def build_table(number: int | str, spec: Mapping, metrics_files: Mapping[str, str | Path]) -> pd.DataFrame:
     """Long-format table: one row per (label, metric) with ours, std, n and the paper value.
 
-    ``metrics_files`` maps experiment id → its ``metrics.csv`` (experiments that ran).
+    ``metrics_files`` maps experiment id → its ``metrics.csv`` (experiments that ran); ``spec``
+    is a ``config.tables`` entry (:class:`metainv.specs.config.Table`, defaults filled here).
     """
+    spec = validate_model(Table, spec, f"config.tables.{number}").model_dump(mode="json")
     records = []
     loaded = {exp: pd.read_csv(path) for exp, path in metrics_files.items()}
     input_done = False
@@ -60,7 +64,7 @@ def build_table(number: int | str, spec: Mapping, metrics_files: Mapping[str, st
                                 "status": "ok" if n else "unavailable"})
             input_done = True
         for metric in spec["metrics"]:
-            paper = paper_value(spec["paper_table"], row["paper_method"], row.get("paper_setting", ""), metric)
+            paper = paper_value(spec["paper_table"], row["paper_method"], row["paper_setting"], metric)
             rec = {"label": row["label"], "experiment": exp, "metric": metric,
                    "paper": math.nan if paper is None else paper}
             if frame is None:
@@ -177,7 +181,7 @@ def write_table(number: int | str, spec: Mapping, metrics_files: Mapping[str, st
     """``table<N>.csv`` (long format), ``.md`` (mean ± std, paper alongside) and, with
     ``out_tex``, ``.tex`` (booktabs, the paper's number format)."""
     df = build_table(number, spec, metrics_files)
-    title = spec.get("title", f"Table {number}")
+    title = spec.get("title") or f"Table {number}"
     write_csv(out_csv, df)
     write_text(out_md, to_markdown(df, title))
     if out_tex is not None:

@@ -100,12 +100,12 @@ class Solver:
     """
 
     kind: str
-    steps: int = 1
-    step_size: float = 0.9
+    steps: int
+    step_size: float | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     denoiser: nn.Module | None = None
     tol: float | None = None
-    max_steps: int = 300
+    max_steps: int | None = None
 
     def __call__(self, x0: torch.Tensor | None, y: torch.Tensor, op: LinearOperator) -> torch.Tensor:
         return self.run(x0, y, op)[0]
@@ -118,7 +118,9 @@ class Solver:
             return x0, {"steps": counts.zero_()}
         if self.kind == "gd":
             return gradient_descent(x0, y, op, step_size=self.step_size, steps=self.steps), {"steps": counts}
-        common = dict(steps=self.steps, tol=self.tol, max_steps=self.max_steps, return_info=True, **self.params)
+        common = dict(steps=self.steps, tol=self.tol, return_info=True, **self.params)
+        if self.max_steps is not None:
+            common["max_steps"] = self.max_steps
         if self.kind == "red":
             return red(x0, y, op, self.denoiser, **common)
         return hqs(x0, y, op, self.denoiser, schedule_steps=self.steps, **common)
@@ -151,13 +153,13 @@ def build_solver(config: Mapping[str, Any], *, evaluation: bool = False, denoise
     if kind in DENOISING:
         if denoiser is None:
             raise ConfigError(f"{key}: solver kind {kind!r} needs a denoiser")
-        if config.get("checkpoint_denoiser", False):
+        if config.get("checkpoint_denoiser"):
             denoiser = CheckpointedDenoiser(denoiser)
-    step = config.get("step_size", 0.9)
-    if evaluation:
-        step = config.get("eval_step_size", step)
-    return Solver(kind=kind, steps=int(config.get("steps", 1)), step_size=float(step), params=chosen,
-                  denoiser=denoiser, tol=config.get("tol"), max_steps=int(config.get("max_steps", 300)))
+    step = config.get("eval_step_size") if evaluation and config.get("eval_step_size") else config.get("step_size")
+    max_steps = config.get("max_steps")
+    return Solver(kind=kind, steps=int(config["steps"]), step_size=None if step is None else float(step),
+                  params=chosen, denoiser=denoiser, tol=config.get("tol"),
+                  max_steps=None if max_steps is None else int(max_steps))
 
 
 __all__ = ["PARAMETERS", "REQUIRED", "Solver", "build_solver", "check_params", "CheckpointedDenoiser"]

@@ -16,7 +16,7 @@ from metainv.physics import LinearOperator
 
 
 def gradient_descent(x0: torch.Tensor, y: torch.Tensor, op: LinearOperator,
-                     step_size: float = 0.9, steps: int = 1) -> torch.Tensor:
+                     step_size: float, steps: int) -> torch.Tensor:
     """``steps`` iterations of x ← x − α Aᵀ(Ax − y) from ``x0`` (Eq. 6)."""
     x = x0
     for _ in range(steps):

@@ -36,7 +36,7 @@ class UnrolledSolver(nn.Module):
     (memory ∝ one call instead of K calls, one extra forward per call).
     """
 
-    def __init__(self, method: str, denoiser: nn.Module, params: Mapping[str, Any], steps: int = 12,
+    def __init__(self, method: str, denoiser: nn.Module, params: Mapping[str, Any], steps: int,
                  checkpoint_denoiser: bool = False):
         super().__init__()
         if method not in DENOISING:

@@ -8,7 +8,7 @@ An experiment spec is one ``config.experiments`` entry resolved by :mod:`metainv
      "solver": {"kind", "steps", "step_size", "eval_step_size", "params", ...},
      "inner": {"steps", "lr_scheme", "lr_init", "lr_param", "order", "loss_reduction"},
      "outer": {"loss", "lr", "inner_lr_lr", "batch_size", "steps", "checkpoint_every",
-               "validate_every", "val_images", "keep", "grad_clip"},
+               "validate_every", "tuning_images", "keep", "grad_clip"},
      "eval": {"batch_size", "observed", "data_consistency"}}
 
 This module owns ``model.pt`` (:func:`meta_train` writes it, :func:`load_model` reads it).
@@ -71,7 +71,7 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
                ) -> list[dict]:
     """Algorithm 2: learn θ and α on the training split minus its tuning split; write
     ``model.pt`` and the log. The training curve (``val_psnr`` in the log) scores the first
-    ``outer.val_images`` images of the tuning split (``spec["tuning"]``), never the validation
+    ``outer.tuning_images`` images of the tuning split (``spec["tuning"]``), never the validation
     split; with ``outer.keep: best`` (the default) ``model.pt`` holds the weights of the step
     where that curve was highest (``selected_step``).
 
@@ -100,7 +100,7 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     store = load_split(data_dir, "train", mmap=True)
     fit, tuning = split_tuning(len(store), int(spec["tuning"]))
     train = store[fit]
-    val = to_tensor(store[tuning][: outer["val_images"]], device)  # tuning images, not validation
+    val = to_tensor(store[tuning][: outer["tuning_images"]], device)  # tuning images, not validation
     loss_fn = make_outer_loss(outer["loss"], device, outer.get("lpips_net", "vgg"))
     steps, second = spec["inner"]["steps"], spec["inner"]["order"] == "second"
     reduction = spec["inner"]["loss_reduction"]

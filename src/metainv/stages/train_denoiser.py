@@ -30,7 +30,7 @@ def train_denoiser(
 ) -> dict[str, float]:
     """Train DnCNN per ``spec`` (the ``denoiser`` config block plus ``seed``) on the
     store's training split minus its tuning split; write the weights, the CSV log and
-    ``eval_path`` (JSON: PSNR of noisy input and of the denoised images on ``val_images``
+    ``eval_path`` (JSON: PSNR of noisy input and of the denoised images on ``tuning_images``
     tuning images at σ₀). Resumes from ``checkpoint.pt`` beside the model.
     """
     model_path = Path(model_path)
@@ -49,7 +49,7 @@ def train_denoiser(
 
     train = load_split(data_dir, "train", mmap=True)
     fit, held = split_tuning(len(train), int(spec["tuning"]))
-    held_images = to_tensor(train[held][: int(spec["val_images"])], device)
+    held_images = to_tensor(train[held][: int(spec["tuning_images"])], device)
     trainer = Trainer({"dncnn": net}, {"adam": optimizer}, total_steps=steps,
                       checkpoint_path=model_path.with_name("checkpoint.pt"), log_path=log_path,
                       seed=seed, config=dict(spec), checkpoint_every=int(spec["checkpoint_every"]),
