@@ -3,6 +3,10 @@ middle of a write leaves the previous file byte for byte and no partial file bes
 and .npz archives carry no volatile metadata, so the same inputs give the same bytes."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import zipfile
 
 import matplotlib.figure
@@ -61,6 +65,59 @@ def test_an_exception_inside_atomic_open_removes_the_temporary_file(tmp_path):
     with pytest.raises(ValueError):
         with atomic.atomic_open(path, "a"):
             pass
+
+
+WRITER = """
+import sys, time
+from metainv import atomic
+with atomic.atomic_open(sys.argv[1], "w") as f:
+    f.write("index,MSE\\n0,0.0")  # the start of a file, then the process stops here
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_temp_file_of_a_killed_writer_is_removed_by_the_next_writer_but_not_while_it_runs(tmp_path):
+    """issue 18 item 5: a ``kill -9`` mid-write leaves ``<name>.<pid>.tmp``; the next write of
+    that file removes it once its pid is dead, and leaves it alone while the writer runs."""
+    path = tmp_path / "metrics.csv"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout.readline() == "writing\n"
+        stale = tmp_path / f"metrics.csv.{child.pid}.tmp"
+        assert files(tmp_path) == [stale.name]
+        atomic.write_text(path, "index,MSE\n0,1.0\n")  # the other writer is alive: its file stays
+        assert files(tmp_path) == ["metrics.csv", stale.name] and stale.read_text() == "index,MSE\n0,0.0"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL and stale.exists()  # kill -9 left it behind
+    atomic.write_text(path, "index,MSE\n0,2.0\n")
+    assert files(tmp_path) == ["metrics.csv"] and path.read_text() == "index,MSE\n0,2.0\n"
+
+
+def test_only_the_stale_temp_files_of_the_file_written_are_removed(tmp_path):
+    done = subprocess.Popen(["true"])
+    done.wait()  # a pid that no longer runs
+    dead = done.pid
+    others = [f"table1.csv.{dead}.tmp", f"xmetrics.csv.{dead}.tmp", f"metrics.csv.bak.{dead}.tmp",
+              f"metrics.csv.{dead}.tmp.keep", "metrics.csv.tmp"]
+    for name in others + [f"metrics.csv.{dead}.tmp"]:
+        (tmp_path / name).write_text("partial")
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / f"metrics.csv.{alive.pid}.tmp").write_text("partial")
+        assert atomic.pid_alive(alive.pid) and not atomic.pid_alive(dead)
+        atomic.write_csv(tmp_path / "metrics.csv", pd.DataFrame({"index": [0]}))
+        assert files(tmp_path) == sorted(others + ["metrics.csv", f"metrics.csv.{alive.pid}.tmp"])
+    finally:
+        alive.kill()
+        alive.wait()
+    assert atomic.remove_stale_temps(tmp_path / "metrics.csv") == [tmp_path / f"metrics.csv.{alive.pid}.tmp"]
+    assert files(tmp_path) == sorted(others + ["metrics.csv"])
 
 
 def partial_then_fail(content):

