@@ -7,6 +7,11 @@
 Both are trained by the outer optimiser alongside θ. With all Meta-SGD rates equal to α_k,
 ``meta_sgd`` reduces exactly to ``per_step``.
 
+Which per-task tensors the inner loop adapts (``adapted``: their indices in the network's
+per-task parameter list, default all of them) is part of this module: rates exist only for
+those tensors (e.g. for a latent z ∈ ℝ^d alone, Meta-SGD learns one rate per latent dimension
+and step), and :func:`metainv.meta.maml.adapt` updates only them.
+
 Parametrisation (``param``):
 
 * ``linear``: the trained tensor is α itself. Adam moves each entry by at most ≈ its learning
@@ -33,7 +38,7 @@ class InnerLearningRates(nn.Module):
     """α for each inner step (and, for Meta-SGD, each parameter element)."""
 
     def __init__(self, param_shapes: Sequence[torch.Size], steps: int, scheme: str = "per_step",
-                 init: float = 0.01, param: str = "linear"):
+                 init: float = 0.01, param: str = "linear", adapted: Sequence[int] | None = None):
         super().__init__()
         if scheme not in SCHEMES:
             raise ValueError(f"inner lr scheme must be one of {SCHEMES}, got {scheme!r}")
@@ -44,6 +49,14 @@ class InnerLearningRates(nn.Module):
         self.scheme = scheme
         self.param = param
         self.steps = int(steps)
+        if adapted is None:
+            adapted = range(len(param_shapes))
+        self.adapted = tuple(int(i) for i in adapted)
+        if not self.adapted or sorted(set(self.adapted)) != list(self.adapted) or not all(
+                0 <= i < len(param_shapes) for i in self.adapted):
+            raise ValueError(f"adapted must be increasing indices into {len(param_shapes)} "
+                             f"parameter tensors, got {self.adapted}")
+        param_shapes = [param_shapes[i] for i in self.adapted]
         self.n_params = len(param_shapes)
         value = math.log(init) if param == "log" else float(init)
         if scheme == "per_step":
@@ -58,7 +71,8 @@ class InnerLearningRates(nn.Module):
         return t.exp() if self.param == "log" else t
 
     def rate(self, step: int, index: int) -> torch.Tensor:
-        """α for inner step ``step`` and parameter tensor ``index``, broadcastable to B×shape."""
+        """α for inner step ``step`` and the ``index``-th *adapted* tensor (the network's
+        tensor ``adapted[index]``), broadcastable to B×shape."""
         if self.scheme == "per_step":
             return self._value(self.rates[0][step])
         return self._value(self.rates[step * self.n_params + index]).unsqueeze(0)

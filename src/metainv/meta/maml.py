@@ -10,16 +10,22 @@ All B tasks of a meta-batch run together: θ carries a task dimension and the in
 of every task comes from one ``torch.autograd.grad`` of the summed loss (tasks are independent,
 so ∂(Σ_j L_j)/∂θ_i = ∂L_i/∂θ_i). Second-order meta-gradients keep the graph of the inner
 gradients (``create_graph=True``); first-order MAML drops it (∇θ_i^m/∇θ ≈ I).
+
+Which tensors the inner update touches is ``rates.adapted`` (:func:`adapted_indices`): all of
+them (the paper), only the latent z of a :class:`~metainv.nets.modulated_siren.ModulatedSiren`
+(paper §5, Functa), or only the last layers of the SIREN. The others stay at the shared θ,
+which the outer loss still trains through every render.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
 from metainv.meta.inner_lr import InnerLearningRates
+from metainv.nets.modulated_siren import ModulatedSiren
 from metainv.nets.siren import Siren
 from metainv.physics import LinearOperator
 from metainv.solvers import Solver  # f(x0, y, op) -> x: the classical solver run on the SIREN's image
@@ -37,6 +43,41 @@ def data_fidelity(x: torch.Tensor, y: torch.Tensor, op: LinearOperator,
     if reduction != "sum":
         raise ValueError(f"unknown inner loss reduction {reduction!r}")
     return loss
+
+
+ADAPT = ("all", "latent", "last")
+
+
+def task_shapes(net: Siren) -> list[torch.Size]:
+    """Shapes (without the task dimension) of the network's per-task parameter list."""
+    return [p.shape[1:] for p in net.batched(1)]
+
+
+def adapted_indices(net: Siren, adapt: str = "all", last_layers: int = 1) -> tuple[int, ...]:
+    """Indices into ``net.batched(B)`` that the inner loop updates.
+
+    ``all``: every per-task tensor (for a ModulatedSiren also M, c and z); ``latent``: z only
+    (a ModulatedSiren); ``last``: W, b of the last ``last_layers`` linear layers of the SIREN.
+    """
+    n = len(task_shapes(net))
+    if adapt == "all":
+        return tuple(range(n))
+    if adapt == "latent":
+        if not isinstance(net, ModulatedSiren):
+            raise ValueError("inner.adapt: latent needs a modulated SIREN (siren.modulation.kind)")
+        return (net.latent_index,)
+    if adapt == "last":
+        layers = len(net.params) // 2
+        if not 1 <= int(last_layers) <= layers:
+            raise ValueError(f"inner.last_layers must be in [1, {layers}], got {last_layers}")
+        return tuple(range(2 * (layers - int(last_layers)), 2 * layers))
+    raise ValueError(f"inner.adapt must be one of {ADAPT}, got {adapt!r}")
+
+
+def adapted_count(net: Siren, adapted: Sequence[int]) -> int:
+    """Number of scalars per task that the inner loop adapts (the capacity of the inner loop)."""
+    shapes = task_shapes(net)
+    return sum(shapes[i].numel() for i in adapted)
 
 
 @dataclass
@@ -58,27 +99,31 @@ def adapt(
     final_solver: Solver | None = None,
     reduction: str = "mean",
 ) -> InnerResult:
-    """Algorithm 1 for a batch of measurements y (B×C×H×W).
+    """Algorithm 1 for a batch of measurements y (B×C×H×W); the inner update changes only the
+    tensors ``rates.adapted`` of ``siren.batched(B)`` (a ModulatedSiren's z starts at 0).
 
     ``track_meta_gradient=False`` is the inference path: each θ_i^k is detached after its
     update so memory does not grow with m. ``final_solver`` replaces f in line 6 (e.g. the
     evaluation step size); by default it is ``solver``. ``reduction``: see :func:`data_fidelity`.
     """
     batch, _, height, width = y.shape
+    adapted = rates.adapted
     params = siren.batched(batch)
     if not track_meta_gradient:
-        params = [p.detach().requires_grad_(True) for p in params]
+        params = [p.detach().requires_grad_(i in adapted) for i, p in enumerate(params)]
     losses = []
     for k in range(steps):
         with torch.enable_grad():
             x = solver(siren.render(params, height, width), y, op)
             loss = data_fidelity(x, y, op, reduction)
-            grads = torch.autograd.grad(loss.sum(), params,
+            grads = torch.autograd.grad(loss.sum(), [params[i] for i in adapted],
                                         create_graph=second_order and track_meta_gradient)
         losses.append(loss.detach().mean())
-        params = [p - rates.rate(k, i) * g for i, (p, g) in enumerate(zip(params, grads))]
-        if not track_meta_gradient:
-            params = [p.detach().requires_grad_(True) for p in params]
+        params = list(params)
+        for j, (i, g) in enumerate(zip(adapted, grads)):
+            params[i] = params[i] - rates.rate(k, j) * g
+            if not track_meta_gradient:
+                params[i] = params[i].detach().requires_grad_(True)
     final = final_solver or solver
     with torch.set_grad_enabled(track_meta_gradient):
         x = final(siren.render(params, height, width), y, op)

@@ -1,4 +1,5 @@
-"""The meta-learned model of one experiment: θ (a SIREN) and the inner learning rates α."""
+"""The meta-learned model of one experiment: θ (a SIREN, optionally FiLM-modulated) and the
+inner learning rates α (which also say which per-task tensors the inner loop adapts)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,36 @@ from typing import Mapping
 import torch
 
 from metainv.meta.inner_lr import InnerLearningRates
+from metainv.meta.maml import adapted_indices, task_shapes
+from metainv.nets.modulated_siren import ModulatedSiren
 from metainv.nets.siren import Siren
+
+#: defaults of the keys this module reads beyond the paper's (specs and saved models without
+#: them build the paper's model: an unmodulated SIREN, every weight adapted)
+DEFAULTS = {
+    "siren": {"modulation": {"kind": "none", "latent_dim": 256}},
+    "inner": {"adapt": "all", "last_layers": 1, "lr_param": "linear"},
+}
 
 
 def build_model(spec: Mapping, generator: torch.Generator | None = None
                 ) -> tuple[Siren, InnerLearningRates]:
-    """θ (SIREN, ``spec["siren"]``) and α (``spec["inner"]``: steps, lr_scheme, lr_init, lr_param)."""
+    """θ (``spec["siren"]``: hidden, layers, omega0, modulation {kind none|shift|scale_shift,
+    latent_dim}) and α (``spec["inner"]``: steps, lr_scheme, lr_init, lr_param, adapt
+    all|latent|last, last_layers)."""
     s = spec["siren"]
-    siren = Siren(hidden=s["hidden"], layers=s["layers"], omega0=s["omega0"], generator=generator)
-    inner = spec["inner"]
-    rates = InnerLearningRates([p.shape for p in siren.params], inner["steps"],
-                               inner["lr_scheme"], inner["lr_init"],
-                               inner.get("lr_param", "linear"))  # models saved before lr_param: linear
+    modulation = {**DEFAULTS["siren"]["modulation"], **(s.get("modulation") or {})}
+    if modulation["kind"] == "none":
+        siren = Siren(hidden=s["hidden"], layers=s["layers"], omega0=s["omega0"], generator=generator)
+    else:
+        siren = ModulatedSiren(hidden=s["hidden"], layers=s["layers"], omega0=s["omega0"],
+                               latent_dim=modulation["latent_dim"], kind=modulation["kind"],
+                               generator=generator)
+    inner = {**DEFAULTS["inner"], **spec["inner"]}
+    adapted = adapted_indices(siren, inner["adapt"], inner["last_layers"])
+    rates = InnerLearningRates(task_shapes(siren), inner["steps"], inner["lr_scheme"],
+                               inner["lr_init"], inner["lr_param"], adapted=adapted)
     return siren, rates
 
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "DEFAULTS"]
