@@ -81,7 +81,11 @@ rule claims:
             }
         ),
     output:
-        csv="results/claims/claims.csv",
+        csv=report(
+            "results/claims/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
         md="results/claims/claims.md",
     log:
         "logs/claims.log",

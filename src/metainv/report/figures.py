@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -15,6 +16,20 @@ import pandas as pd  # noqa: E402
 from metainv.atomic import save_figure  # noqa: E402
 
 
+def _suptitle(fig: plt.Figure, title: str, fontsize: float) -> None:
+    """``fig.suptitle`` wrapped onto as many lines as it takes to fit the figure's width
+    (measured with the renderer, so it holds for any font)."""
+    if not title:
+        return
+    text = fig.suptitle(title, fontsize=fontsize)
+    renderer = fig.canvas.get_renderer()
+    limit = 0.96 * fig.bbox.width
+    width = len(title)
+    while width > 10 and text.get_window_extent(renderer).width > limit:
+        width = int(width * 0.9)
+        text.set_text(textwrap.fill(title, width, break_long_words=False))
+
+
 def _save(fig: plt.Figure, out_png: str | Path) -> Path:
     fig.tight_layout()
     try:
@@ -23,11 +38,18 @@ def _save(fig: plt.Figure, out_png: str | Path) -> Path:
         plt.close(fig)
 
 
+#: the log column holding the training curve's PSNR on tuning-split images (``data.tuning``),
+#: by its current name first; ``val_psnr`` is its older name.
+CURVE_PSNR_COLUMNS = ("tuning_psnr", "val_psnr")
+
+
 def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) -> Path:
     """Outer loss (log scale), inner losses per step, the learned inner rates per step
-    (``rate_k``, or the Meta-SGD mean with its min–max band) and validation PSNR."""
+    (``rate_k``, or the Meta-SGD mean with its min–max band) and the training curve's PSNR
+    on tuning-split images (column ``tuning_psnr``, or ``val_psnr`` in older logs)."""
     log = pd.read_csv(log_csv)
-    has_val = "val_psnr" in log and log["val_psnr"].notna().any()
+    curve = next((c for c in CURVE_PSNR_COLUMNS if c in log and log[c].notna().any()), None)
+    has_val = curve is not None
     rate_cols = [c for c in log.columns if c.startswith("rate_") and not c.endswith(("_min", "_max"))]
     n_panels = 1 + bool(rate_cols) + has_val
     fig, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 3.6), squeeze=False)
@@ -55,13 +77,13 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) ->
         ax.set_title("inner rates" + (" (mean, min–max)" if rate_cols[0].endswith("_mean") else ""))
         ax.legend(fontsize=7)
     if has_val:
-        val = log.dropna(subset=["val_psnr"])
+        val = log.dropna(subset=[curve])
         ax = axes[0, n_panels - 1]
-        ax.plot(val.step, val.val_psnr, marker="o", ms=3)
+        ax.plot(val.step, val[curve], marker="o", ms=3)
         ax.set_xlabel("outer step")
         ax.set_ylabel("PSNR (dB)")
-        ax.set_title("validation PSNR")
-    fig.suptitle(title)
+        ax.set_title("tuning-split PSNR")
+    _suptitle(fig, title, fontsize=12)
     return _save(fig, out_png)
 
 
@@ -107,5 +129,5 @@ def plot_panel_rows(rows: Sequence[tuple[str, Sequence[Panel]]], out_png: str | 
                 ax.set_xlabel(f"{value:.1f} dB", fontsize=7)
             if j == 0 and label:
                 ax.set_ylabel(label, fontsize=8)
-    fig.suptitle(title, fontsize=9)
+    _suptitle(fig, title, fontsize=9)
     return _save(fig, out_png)
