@@ -30,7 +30,7 @@ def test_defaults_are_merged_under_each_experiment_and_the_task_attached(paper_r
     specs = resolve(copy.deepcopy(paper_raw)).all
     m2 = specs["meta_center_m2"]
     # experiment_defaults (siren, outer.lr) under the experiment's own keys (inner.steps)
-    assert m2["siren"] == {"hidden": 256, "layers": 5, "omega0": 30}
+    assert m2["siren"] == {"hidden": 256, "layers": 5, "omega0": 30, "modulation": {"kind": "none", "latent_dim": 256}}
     assert m2["outer"]["lr"] == 1e-5 and m2["inner"]["steps"] == 2
     # schema defaults fill what neither states
     assert m2["inner"]["order"] == "second" and m2["outer"]["grad_clip"] is None

@@ -39,7 +39,7 @@ def test_latent_only_film_beats_the_training_mean_image(tmp_path):
         "inner": {"steps": 3, "lr_scheme": "per_step", "lr_init": 0.01},
         "solver": {"kind": "gd", "steps": 1, "step_size": 0.9, "eval_step_size": 1.0},
         "outer": {"lr": 1e-3, "inner_lr_lr": 0.05, "batch_size": 5, "steps": 200,
-                  "checkpoint_every": 1000, "validate_every": 0, "val_images": 4},
+                  "checkpoint_every": 1000, "validate_every": 0, "tuning_images": 4},
         "eval": {"batch_size": 20}})
     # the keys of meta/model.py (not yet in the experiment schema)
     spec["siren"]["modulation"] = {"kind": "shift", "latent_dim": 32}

@@ -16,7 +16,7 @@ RED_PARAMS = {"lam": 50.0, "sigma_f": 0.05}
 
 def problem(finetune=False, checkpoint=False):
     torch.manual_seed(0)
-    siren = Siren(hidden=8, layers=3, generator=torch.Generator().manual_seed(0)).double()
+    siren = Siren(hidden=8, layers=3, omega0=30.0, generator=torch.Generator().manual_seed(0)).double()
     rates = InnerLearningRates([p.shape for p in siren.params], 2, "meta_sgd", 0.01).double()
     denoiser = DnCNN(channels=3, depth=3, features=4).double().eval()
     denoiser.requires_grad_(finetune)

@@ -30,8 +30,8 @@ def test_zero_latent_reproduces_the_unmodulated_siren_exactly(kind):
 
 
 def test_same_seed_gives_the_same_theta_as_siren():
-    siren = Siren(hidden=16, layers=3, generator=torch.Generator().manual_seed(0))
-    film = ModulatedSiren(hidden=16, layers=3, latent_dim=4, generator=torch.Generator().manual_seed(0))
+    siren = Siren(hidden=16, layers=3, omega0=30.0, generator=torch.Generator().manual_seed(0))
+    film = ModulatedSiren(hidden=16, layers=3, omega0=30.0, latent_dim=4, generator=torch.Generator().manual_seed(0))
     assert all(torch.equal(p, q) for p, q in zip(siren.params, film.params))
 
 
@@ -64,10 +64,10 @@ def test_modulations_follow_the_film_equations(kind):
 
 
 def test_parameter_counts_and_validation():
-    film = ModulatedSiren(hidden=16, layers=4, latent_dim=8, kind="scale_shift")
+    film = ModulatedSiren(hidden=16, layers=4, omega0=30.0, latent_dim=8, kind="scale_shift")
     assert film.mapping_weight.shape == (2 * 3 * 16, 8)
-    assert ModulatedSiren(hidden=16, layers=4, latent_dim=8).mapping_weight.shape == (3 * 16, 8)
+    assert ModulatedSiren(hidden=16, layers=4, omega0=30.0, latent_dim=8).mapping_weight.shape == (3 * 16, 8)
     with pytest.raises(ValueError):
-        ModulatedSiren(kind="scale")
+        ModulatedSiren(hidden=16, layers=4, omega0=30.0, latent_dim=8, kind="scale")
     with pytest.raises(ValueError):
-        ModulatedSiren(latent_dim=0)
+        ModulatedSiren(hidden=16, layers=4, omega0=30.0, latent_dim=0)

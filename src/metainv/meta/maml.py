@@ -53,7 +53,7 @@ def task_shapes(net: Siren) -> list[torch.Size]:
     return [p.shape[1:] for p in net.batched(1)]
 
 
-def adapted_indices(net: Siren, adapt: str = "all", last_layers: int = 1) -> tuple[int, ...]:
+def adapted_indices(net: Siren, adapt: str, last_layers: int = 1) -> tuple[int, ...]:
     """Indices into ``net.batched(B)`` that the inner loop updates.
 
     ``all``: every per-task tensor (for a ModulatedSiren also M, c and z); ``latent``: z only
@@ -139,12 +139,15 @@ def outer_loss(x: torch.Tensor, target: torch.Tensor, kind: str = "l2") -> torch
     raise ValueError(f"unknown outer loss {kind!r}")
 
 
-def make_outer_loss(kind: str, device: torch.device | str = "cpu", lpips_net: str = "vgg",
+def make_outer_loss(kind: str, device: torch.device | str = "cpu", lpips_net: str | None = None,
                     lpips_random_backbone: bool = False) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The outer loss of an experiment: ``l1``, ``l2`` or ``lpips`` (paper §4.2, Tables 3–4)."""
+    """The outer loss of an experiment: ``l1``, ``l2`` or ``lpips`` (paper §4.2, Tables 3–4);
+    ``lpips_net`` (alex | vgg) is required with lpips."""
     if kind == "lpips":
         from metainv.perceptual import LPIPSLoss
 
+        if lpips_net is None:
+            raise ValueError("an lpips outer loss needs lpips_net (alex | vgg)")
         return LPIPSLoss(lpips_net, device, lpips_random_backbone)
     outer_loss(torch.zeros(1), torch.zeros(1), kind)  # validates the name now, not at step 1
     return lambda x, target: outer_loss(x, target, kind)

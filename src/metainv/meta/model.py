@@ -11,13 +11,10 @@ from metainv.meta.inner_lr import InnerLearningRates
 from metainv.meta.maml import adapted_indices, task_shapes
 from metainv.nets.modulated_siren import ModulatedSiren
 from metainv.nets.siren import Siren
+from metainv.specs import validate_model
+from metainv.specs.experiment import Inner
+from metainv.specs.experiment import Siren as SirenSpec
 
-#: defaults of the keys this module reads beyond the paper's (specs and saved models without
-#: them build the paper's model: an unmodulated SIREN, every weight adapted)
-DEFAULTS = {
-    "siren": {"modulation": {"kind": "none", "latent_dim": 256}},
-    "inner": {"adapt": "all", "last_layers": 1, "lr_param": "linear"},
-}
 
 
 def build_model(spec: Mapping, generator: torch.Generator | None = None
@@ -25,19 +22,19 @@ def build_model(spec: Mapping, generator: torch.Generator | None = None
     """θ (``spec["siren"]``: hidden, layers, omega0, modulation {kind none|shift|scale_shift,
     latent_dim}) and α (``spec["inner"]``: steps, lr_scheme, lr_init, lr_param, adapt
     all|latent|last, last_layers)."""
-    s = spec["siren"]
-    modulation = {**DEFAULTS["siren"]["modulation"], **(s.get("modulation") or {})}
+    s = validate_model(SirenSpec, spec["siren"], "siren").model_dump()
+    modulation = s["modulation"]
     if modulation["kind"] == "none":
         siren = Siren(hidden=s["hidden"], layers=s["layers"], omega0=s["omega0"], generator=generator)
     else:
         siren = ModulatedSiren(hidden=s["hidden"], layers=s["layers"], omega0=s["omega0"],
                                latent_dim=modulation["latent_dim"], kind=modulation["kind"],
                                generator=generator)
-    inner = {**DEFAULTS["inner"], **spec["inner"]}
+    inner = validate_model(Inner, spec["inner"], "inner").model_dump()
     adapted = adapted_indices(siren, inner["adapt"], inner["last_layers"])
     rates = InnerLearningRates(task_shapes(siren), inner["steps"], inner["lr_scheme"],
                                inner["lr_init"], inner["lr_param"], adapted=adapted)
     return siren, rates
 
 
-__all__ = ["build_model", "DEFAULTS"]
+__all__ = ["build_model"]

@@ -33,11 +33,11 @@ KINDS = ("shift", "scale_shift")
 class ModulatedSiren(Siren):
     """θ of a SIREN (``layers`` linear layers) plus the linear latent → modulation map (M, c)."""
 
-    def __init__(self, in_features: int = 2, hidden: int = 256, layers: int = 5,
-                 out_features: int = 3, omega0: float = 30.0, latent_dim: int = 256,
-                 kind: str = "shift", generator: torch.Generator | None = None):
+    def __init__(self, *, hidden: int, layers: int, omega0: float, latent_dim: int, kind: str = "shift",
+                 in_features: int = 2, out_features: int = 3, generator: torch.Generator | None = None):
         # θ is drawn first, from the same generator: the same seed gives the same θ as Siren
-        super().__init__(in_features, hidden, layers, out_features, omega0, generator)
+        super().__init__(hidden=hidden, layers=layers, omega0=omega0, in_features=in_features,
+                         out_features=out_features, generator=generator)
         if kind not in KINDS:
             raise ValueError(f"modulation kind must be one of {KINDS}, got {kind!r}")
         if latent_dim < 1:

@@ -37,9 +37,23 @@ def config_json_schema() -> dict[str, Any]:
     # members (a model_from UNet is also a valid UNet), so the schema asks for any one
     experiments = schema["properties"]["experiments"]["additionalProperties"]
     experiments["anyOf"] = experiments.pop("oneOf")
+    _drop_model_defaults(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "metainv configuration"
     return schema
+
+
+def _drop_model_defaults(schema: Any) -> None:
+    """A field whose value is a nested model lists its defaults in that model's own section;
+    the whole object repeated as the field's default would be a second copy."""
+    if isinstance(schema, dict):
+        if "$ref" in schema or "allOf" in schema:
+            schema.pop("default", None)
+        for value in schema.values():
+            _drop_model_defaults(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _drop_model_defaults(value)
 
 
 def schema_path() -> Path:

@@ -59,14 +59,14 @@ class Data(Spec):
 class InpaintCenter(Spec):
     """The centre ⌊H/3⌋ square (1/9 of the area) zeroed (§4.1.1)."""
 
-    kind: Literal["inpaint_center"]
+    kind: Literal["inpaint_center"] = Field(description="the operator")
     noise_std: Annotated[float, Field(ge=0)] = field(0.0, "σ of the additive Gaussian noise")
 
 
 class InpaintRandom(Spec):
     """K random pixels observed, or the top half (§4.1.2)."""
 
-    kind: Literal["inpaint_random"]
+    kind: Literal["inpaint_random"] = Field(description="the operator")
     noise_std: Annotated[float, Field(ge=0)] = field(0.0, "σ of the additive Gaussian noise")
     observed_range: tuple[PositiveInt, PositiveInt] | None = field(
         None, "[lo, hi]: observed pixels per image, drawn per training batch")
@@ -78,7 +78,7 @@ class InpaintRandom(Spec):
 class Blur(Spec):
     """Gaussian blur with a periodic boundary, then noise (§4.2)."""
 
-    kind: Literal["blur"]
+    kind: Literal["blur"] = Field(description="the operator")
     noise_std: Annotated[float, Field(ge=0)] = field(0.0, "σ of the additive Gaussian noise")
     kernel_size: PositiveInt = Field(description="kernel side in pixels (odd)")
     kernel_std: PositiveFloat = Field(description="kernel standard deviation in pixels")
@@ -202,7 +202,9 @@ class Config(Spec):
 
 
 class ConfigSchema(Config):
-    """:class:`Config` with each experiment typed: what the JSON schema documents."""
+    """A whole configuration: config/config.yaml with the overlays merged over it. Each
+    experiment is typed by its `method` (default meta) after `experiment_defaults` is merged
+    under it."""
 
     experiments: Annotated[dict[str, Experiment], Field(min_length=1)] = Field(
         description="experiments by id, typed by `method` (default meta)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from metainv.specs.base import (NonNegativeInt, PositiveFloat, PositiveInt, Relaxation, Spec,
                                 field)
@@ -35,12 +35,22 @@ class Eval(Spec):
                "one gradient step of size 1 on ‖Ax − y‖², i.e. the observed pixels kept (not in the paper)")
 
 
+class Modulation(Spec):
+    """FiLM modulations of a shared SIREN (§5's proposal; Functa): a per-task latent z, mapped
+    linearly to shifts (and scales) of every hidden layer, z = 0 at the start of each task."""
+
+    kind: Literal["none", "shift", "scale_shift"] = field(
+        "none", "none: a plain SIREN; shift: sin(ω₀(Wh + b + β)); scale_shift: sin(ω₀(γ⊙(Wh + b) + β))")
+    latent_dim: PositiveInt = field(256, "size of the latent z")
+
+
 class Siren(Spec):
     """The SIREN whose output starts the solver (§3; Sitzmann et al. 2020)."""
 
     hidden: PositiveInt = field(256, "hidden width")
     layers: Annotated[int, Field(ge=2)] = field(5, "layers, input and output included")
     omega0: PositiveFloat = field(30.0, "ω₀ of sin(ω₀(Wx + b))")
+    modulation: Modulation = field(Modulation(), "FiLM modulation (not in the paper's experiments)")
 
 
 class MetaSolver(Spec):
@@ -78,6 +88,10 @@ class Inner(Spec):
     order: Literal["first", "second"] = field("second", "meta-gradient order")
     loss_reduction: Literal["sum", "mean"] = field(
         "mean", "inner loss summed over measured values (Eq. 4) or divided by their number")
+    adapt: Literal["all", "latent", "last"] = field(
+        "all", "what the inner loop updates: every SIREN weight (the paper), the latent z only "
+               "(a modulated SIREN), or the last `last_layers` layers")
+    last_layers: PositiveInt = field(1, "layers adapted with adapt: last")
 
 
 class Outer(Spec):
@@ -175,6 +189,16 @@ class MetaExperiment(ExperimentBase):
     inner: Inner = Field(description="the inner loop")
     outer: Outer = field(Outer(), "the outer loop")
 
+    @model_validator(mode="after")
+    def _adapted_parameters_exist(self):
+        if self.inner.adapt == "latent" and self.siren.modulation.kind == "none":
+            raise ValueError("inner.adapt: 'latent' needs a modulated SIREN (siren.modulation.kind shift "
+                             "or scale_shift)")
+        if self.inner.adapt == "last" and self.inner.last_layers > self.siren.layers:
+            raise ValueError(f"inner.last_layers: {self.inner.last_layers} adapted layers, but the SIREN "
+                             f"has {self.siren.layers}")
+        return self
+
 
 class ClassicalExperiment(ExperimentBase):
     """RED or HQS with the DnCNN prior, parameters searched on the tuning split."""
@@ -240,7 +264,7 @@ Experiment = Annotated[
     Discriminator(method_of),
 ]
 
-__all__ = ["Eval", "Siren", "MetaSolver", "Finetune", "Inner", "Outer", "Tune", "Classical", "Unet",
+__all__ = ["Eval", "Modulation", "Siren", "MetaSolver", "Finetune", "Inner", "Outer", "Tune", "Classical", "Unet",
            "Unrolled", "Train", "ExperimentBase", "MetaExperiment", "ClassicalExperiment",
            "UnetExperiment", "UnrolledExperiment", "InterpExperiment", "ModelFromExperiment", "METHODS", "DEFAULT_METHOD",
            "Experiment", "method_of"]
