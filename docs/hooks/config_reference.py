@@ -11,35 +11,18 @@ from __future__ import annotations
 
 import json
 import re
-from importlib import resources
 from typing import Any, Iterator
 
-import yaml
 
 MARKER = "<!-- config-reference -->"
 TOP = "top-level"
 
 
 def config_json_schema() -> dict:
-    """The JSON schema of the whole configuration: ``metainv.specs.config_json_schema()``
-    where it exists, else today's hand-written schemas, the experiment schema as
-    ``$defs/Experiment`` under ``experiments`` and ``experiment_defaults``."""
-    try:
-        from metainv import specs
-    except ImportError:
-        specs = None
-    if specs is not None and hasattr(specs, "config_json_schema"):
-        return specs.config_json_schema()
-    folder = resources.files("metainv") / "schemas"
-    top = yaml.safe_load((folder / "config.schema.yaml").read_text(encoding="utf-8"))
-    experiment = yaml.safe_load((folder / "experiment.schema.yaml").read_text(encoding="utf-8"))
-    experiment.pop("$schema", None)
-    top.setdefault("$defs", {})["Experiment"] = experiment
-    props = top["properties"]
-    props["experiments"]["additionalProperties"] = {"$ref": "#/$defs/Experiment"}
-    props["experiment_defaults"] = {"description": props["experiment_defaults"].get("description", ""),
-                                    "default": {}, "$ref": "#/$defs/Experiment"}
-    return top
+    """The JSON schema of the whole configuration, generated from the typed specs."""
+    from metainv.specs import config_json_schema as generated
+
+    return generated()
 
 
 # ---------------------------------------------------------------- schema helpers

@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import yaml
 
@@ -211,7 +211,7 @@ def normalise_spec(spec: Mapping) -> dict:
     own["task"] = task.pop("name")
     from metainv.specs.config import Task
 
-    typed_task = validate_model(Task, task, f"spec.task")
+    typed_task = validate_model(Task, task, "spec.task")
     seed = spec["seed"] if "seed" in spec else Config.model_fields["seed"].default
     tf32 = spec["tf32"] if "tf32" in spec else Config.model_fields["tf32"].default
     return complete_experiment(own, typed_task.model_dump(mode="json"), str(spec.get("id", "spec")),

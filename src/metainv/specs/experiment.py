@@ -13,15 +13,24 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
-from metainv.specs.base import (NonNegativeInt, PositiveFloat, PositiveInt, Relaxation, Spec,
-                                field)
+from metainv.specs.base import NonNegativeInt, PositiveFloat, PositiveInt, Spec, field
+
+def _relax_at_most_one(values: dict) -> dict:
+    """θ of x ← (1 − θ)x + θT(x) lies in (0, 1]."""
+    relax = values.get("relax")
+    for r in relax if isinstance(relax, list) else [relax]:
+        if r is not None and r > 1:
+            raise ValueError(f"relax: {r} is above 1 (θ of x ← (1 − θ)x + θT(x) lies in (0, 1])")
+    return values
+
 
 #: Solver parameters by name (which names a solver kind takes: ``metainv.solvers.PARAMETERS``).
-SolverParams = dict[str, Annotated[float, Field(gt=0)] | None]
+SolverParams = Annotated[dict[str, Annotated[float, Field(gt=0)] | None], AfterValidator(_relax_at_most_one)]
 #: Parameter → values searched (their Cartesian product).
-SolverGrid = dict[str, Annotated[list[Annotated[float, Field(gt=0)] | None], Field(min_length=1)]]
+SolverGrid = Annotated[dict[str, Annotated[list[Annotated[float, Field(gt=0)] | None], Field(min_length=1)]],
+                       AfterValidator(_relax_at_most_one)]
 
 
 class Eval(Spec):
