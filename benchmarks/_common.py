@@ -225,6 +225,35 @@ def face_splits(resolved: Resolved, resolution: int, data: str | Path | None = N
     return {"train": train[fit], "tune": train[tuning], "val": load_split(folder, "val")}
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data STORE`` (a prepared store) and ``--folder DIR`` (face images: ``data.source:
+    folder``, ``data.folder: DIR``, e.g. with ``--config config/faces.yaml``)."""
+    parser.add_argument("--data", type=Path, default=None, metavar="STORE",
+                        help="prepared store (train.npy, val.npy, manifest.json) at the task's resolution "
+                             "(default: the workflow's data/processed/<source>/<res>, else built from config.data)")
+    parser.add_argument("--folder", type=Path, default=None, metavar="DIR",
+                        help="folder of face images to prepare (sets data.source: folder, data.folder: DIR)")
+
+
+def data_overrides(args: argparse.Namespace) -> dict:
+    return {"data": {"source": "folder", "folder": str(args.folder)}} if args.folder else {}
+
+
+def train_meta(spec: Mapping, data_dir: str | Path, device: torch.device = torch.device("cpu"),
+               denoiser_path: str | Path | None = None, solver_params_path: str | Path | None = None):
+    """Meta-train ``spec`` with the workflow's own stage (:func:`metainv.stages.meta_train.meta_train`,
+    Algorithm 2 through :class:`metainv.train.Trainer`) in a temporary folder; returns
+    (log rows, the saved model dict, θ, α) as :func:`~metainv.stages.meta_train.load_model` reads them."""
+    from metainv.stages.meta_train import load_model, meta_train
+
+    with tempfile.TemporaryDirectory(prefix="metainv-bench-") as tmp:
+        model = Path(tmp) / "model.pt"
+        rows = meta_train(spec, data_dir, model, Path(tmp) / "train_log.csv", device, progress=False,
+                          denoiser_path=denoiser_path, solver_params_path=solver_params_path)
+        state, siren, rates = load_model(model, device)
+    return rows, state, siren, rates
+
+
 def psnr_observed(x: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR on the observed pixels of ``mask`` only: :func:`metainv.metrics.psnr_torch`
     of the masked images, whose MSE is over all N pixels, rescaled to the |M| observed ones."""
