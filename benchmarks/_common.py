@@ -56,6 +56,11 @@ def config_paths(args: argparse.Namespace) -> list[Path]:
     return list(args.config or args._config_default)
 
 
+def config_label(args: argparse.Namespace) -> str:
+    """The config files of a run, for the printed header: ``config.yaml + quick.yaml``."""
+    return " + ".join(Path(p).name for p in config_paths(args))
+
+
 def resolved_config(paths: Sequence[str | Path], overrides: Mapping | None = None) -> Resolved:
     """``metainv.config.resolve`` of the config files merged in order, then ``overrides``
     (a nested dict merged over them, validated like a config file)."""
@@ -358,6 +363,21 @@ class HostSyncAudit(TorchDispatchMode):
             if src != dst and "cpu" in (src, dst):
                 self.sites[(f"copy {src}→{dst}", self._site())] += 1
         return out
+
+
+def parse_or_run_one(parser: argparse.ArgumentParser, one: Callable[..., dict], repeats: int) -> argparse.Namespace | None:
+    """Add ``--device`` (default CUDA when present) and ``--repeats``, and parse the command
+    line; in a child of :func:`run_in_fresh_process` (``--one JSON``) run ``one(**JSON)``,
+    print its JSON result and return None."""
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed steps after a warm-up")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(**json.loads(args.one))))
+        return None
+    args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return args
 
 
 def run_in_fresh_process(script: str, spec: dict) -> dict:

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_config_argument, config_paths, run_in_fresh_process  # noqa: E402
+from _common import add_config_argument, config_label, config_paths, parse_or_run_one, run_in_fresh_process  # noqa: E402
 
 UNETS = ("unet_center", "unet_random")
 UNROLLED = ("red_12_unrolled", "hqs_12_unrolled")
@@ -69,19 +68,15 @@ def run_one(spec: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_argument(parser)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one(**json.loads(args.one))))
+    args = parse_or_run_one(parser, one, repeats=3)
+    if args is None:
         return
     import torch
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = args.device
     configs = [str(p) for p in config_paths(args)]
     name = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {device} ({name}); config: {' + '.join(p.name for p in config_paths(args))}; "
+    print(f"device: {device} ({name}); config: {config_label(args)}; "
           f"one training step (train.loss to ground truth); mean of {args.repeats} after a warm-up")
     print(f"{'model':34s} {'params':>9s} {'s/step':>8s} {'peak MiB':>9s}")
     for eid in UNETS:

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 
-from _common import add_config_argument, config_paths, run_in_fresh_process
+from _common import add_config_argument, config_label, config_paths, parse_or_run_one, run_in_fresh_process
 
 
 def one(configs: list[str], experiment: str, checkpoint: bool, device: str, repeats: int) -> dict:
@@ -48,18 +47,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_argument(parser)
     parser.add_argument("--experiments", nargs="+", default=["meta_red_l2", "meta_red_ft_l2"])
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one(**json.loads(args.one))))
+    args = parse_or_run_one(parser, one, repeats=2)
+    if args is None:
         return
-    import torch
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = args.device
     configs = [str(p) for p in config_paths(args)]
-    print(f"device: {device}; config: {' + '.join(p.name for p in config_paths(args))}; "
+    print(f"device: {device}; config: {config_label(args)}; "
           "one Meta-RED meta-step (second order)")
     print(f"{'experiment':16s} {'sizes':42s} {'DnCNN':>10s} {'checkpoint':>10s} {'s/step':>8s} "
           f"{'peak MiB':>9s} {'growth MiB':>10s}")

@@ -15,7 +15,7 @@ import argparse
 
 import torch
 
-from _common import add_config_argument, config_paths, describe, meta_problem, resolved_config, time_and_peak
+from _common import add_config_argument, config_label, config_paths, describe, meta_problem, resolved_config, time_and_peak
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     device = torch.device(args.device)
     resolved = resolved_config(config_paths(args))
     print(f"device: {device}, torch threads: {torch.get_num_threads()}, tf32: {args.tf32}; "
-          f"config: {' + '.join(p.name for p in config_paths(args))}")
+          f"config: {config_label(args)}")
     print(f"{'experiment (sizes)':46s} {'ms/step':>9s} {'steps/s':>8s} {'img/s':>8s} {'peak MiB':>9s}")
     for eid in args.experiments:
         problem = meta_problem(resolved, eid, device)

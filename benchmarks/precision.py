@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from _common import add_config_argument, config_paths, describe, meta_problem, resolved_config
+from _common import add_config_argument, config_label, config_paths, describe, meta_problem, resolved_config
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     resolved = resolved_config(config_paths(args))
-    print(f"device: {args.device}; config: {' + '.join(p.name for p in config_paths(args))}")
+    print(f"device: {args.device}; config: {config_label(args)}")
     print(f"{'experiment (sizes)':62s} {'f32 vs f64':>12s} {'seconds':>8s}")
     for eid in args.experiments:
         t0 = time.perf_counter()

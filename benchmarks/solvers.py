@@ -21,7 +21,7 @@ import argparse
 
 import torch
 
-from _common import add_config_argument, build_denoiser, config_paths, resolved_config, time_and_peak
+from _common import add_config_argument, config_label, build_denoiser, config_paths, resolved_config, time_and_peak
 from metainv.config import denoiser_spec
 from metainv.recon import measure
 from metainv.solvers import check_params
@@ -54,7 +54,7 @@ def main() -> None:
     d = denoiser_spec(resolved.config)
     name = {"cpu": f"cpu ({torch.get_num_threads()} threads)"}.get(device.type, torch.cuda.get_device_name(device)
                                                                    if device.type == "cuda" else str(device))
-    print(f"device: {name}; config: {' + '.join(p.name for p in config_paths(args))}; DnCNN "
+    print(f"device: {name}; config: {config_label(args)}; DnCNN "
           f"{d['depth']}×{d['features']}; {res}×{res}; {'forward + backward' if args.grad else 'forward only (no_grad)'}")
     print(f"{'solver':6s} {'batch':>6s} {'ms/iter':>9s} {'images/s':>10s} {'peak MiB':>9s}")
     for batch in sorted(args.batches):
