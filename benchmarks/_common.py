@@ -30,7 +30,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from metainv.config import Resolved, denoiser_spec, load_config, resolve
-from metainv.data.store import load_split, split_tuning, to_tensor
+from metainv.data.store import load_split, split_tuning
 from metainv.meta.maml import adapt, make_outer_loss
 from metainv.meta.model import build_model
 from metainv.metrics import psnr_torch
