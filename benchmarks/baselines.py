@@ -25,7 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_config_argument, config_label, config_paths, parse_or_run_one, run_in_fresh_process  # noqa: E402
+from _common import (add_config_argument, config_label, config_paths, parse_or_run_one,  # noqa: E402
+                     run_in_fresh_process)
 
 UNETS = ("unet_center", "unet_random")
 UNROLLED = ("red_12_unrolled", "hqs_12_unrolled")

@@ -15,7 +15,8 @@ import argparse
 
 import torch
 
-from _common import add_config_argument, config_label, config_paths, describe, meta_problem, resolved_config, time_and_peak
+from _common import (add_config_argument, config_label, config_paths, describe, meta_problem, resolved_config,
+                     time_and_peak)
 
 
 def main() -> None:

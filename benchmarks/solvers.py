@@ -21,7 +21,8 @@ import argparse
 
 import torch
 
-from _common import add_config_argument, config_label, build_denoiser, config_paths, resolved_config, time_and_peak
+from _common import (add_config_argument, build_denoiser, config_label, config_paths, resolved_config,
+                     time_and_peak)
 from metainv.config import denoiser_spec
 from metainv.recon import measure
 from metainv.solvers import check_params

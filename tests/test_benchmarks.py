@@ -86,3 +86,24 @@ def test_psnr_on_observed_pixels_is_the_package_psnr_restricted_to_the_mask():
         assert float(psnr_observed(x, t, mask)[i]) == pytest.approx(float(10 * torch.log10(1 / mse)), rel=1e-5)
     full = torch.ones_like(mask)
     assert torch.allclose(psnr_observed(x, t, full), psnr_torch(x, t), atol=1e-5)
+
+
+SCRIPTS = sorted(p.stem for p in (REPO / "benchmarks").glob("*.py") if not p.stem.startswith("_"))
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_every_benchmark_script_imports(name):
+    """A script whose package imports went stale fails here, not when someone next runs it."""
+    import importlib
+
+    module = importlib.import_module(name)
+    assert callable(getattr(module, "main", None)) or name == "step_kinds"
+
+
+def test_preprocess_child_imports_resolve():
+    """preprocess.py measures in a child process; its imports must exist in the package."""
+    import preprocess
+
+    lines = [line for line in preprocess.CHILD.splitlines() if line.startswith("from metainv")]
+    assert lines
+    exec("\n".join(lines), {})
