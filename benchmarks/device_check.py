@@ -6,8 +6,8 @@
     python benchmarks/device_check.py --json out.json
 
 Sizes come from the resolved configuration (``--config``, default ``config/config.yaml``):
-the steps are timed at its sizes (with ``--tiny``: ``benchmarks/tiny.yaml`` merged over it),
-and its FLOPs and GPU-hours are estimated.
+the steps are timed at its sizes (with ``--tiny``, or on a CPU without ``--config``:
+``benchmarks/tiny.yaml`` merged over it), and its FLOPs and GPU-hours are estimated.
 
 Sections, in order (each starts with a ``== name ==`` line):
 
@@ -456,7 +456,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     parser.add_argument("--config", type=Path, action="append", default=None, metavar="FILE",
                         help="config file(s) merged in order whose sizes are timed and whose GPU-hours "
-                             "are estimated (default: config/config.yaml, the paper's)")
+                             "are estimated (default: config/config.yaml, the paper's; its steps are timed "
+                             "at benchmarks/tiny.yaml sizes on a CPU)")
     parser.add_argument("--tiny", action="store_true",
                         help="CPU, the steps timed with benchmarks/tiny.yaml merged over --config, few "
                              "repeats, smoke run only planned (what the tests run)")
@@ -483,15 +484,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.tiny:
         args.device = "cpu" if args.device == "auto" else args.device
-    configs = args.config or [PAPER_CONFIG]
-    timed_configs = configs + ([TINY_CONFIG] if args.tiny else [])
-    estimated = resolved_config(configs)
-    timed = resolved_config(timed_configs) if args.tiny else estimated
-    names = " + ".join(Path(c).name for c in timed_configs)
     if args.threads or args.tiny:
         torch.set_num_threads(args.threads or 1)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     cuda = device.type == "cuda"
+    configs = args.config or [PAPER_CONFIG]
+    # tiny step sizes with --tiny, and on a CPU unless a config was named
+    tiny_sizes = args.tiny or (not cuda and args.config is None)
+    timed_configs = configs + ([TINY_CONFIG] if tiny_sizes else [])
+    estimated = resolved_config(configs)
+    timed = resolved_config(timed_configs) if tiny_sizes else estimated
+    names = " + ".join(Path(c).name for c in timed_configs)
     kinds = args.kinds or list(STEP_KINDS)
     unknown = set(kinds) - set(STEP_KINDS)
     if unknown:
@@ -522,7 +525,7 @@ def main(argv: list[str] | None = None) -> dict:
         print("skipped (--no-flops)")
     else:
         measured = None
-        if cuda and not args.tiny:  # the steps above ran at the estimated config's sizes
+        if cuda and not tiny_sizes:  # the steps above ran at the estimated config's sizes
             measured = {r["kind"]: r["ms_per_step"] / 1e3 for r in result["steps"] if r["precision"] == "fp32"}
         result["flops"] = flops_section(kinds, estimated, " + ".join(Path(c).name for c in configs),
                                         args.assumed_fraction, measured, result["machine"].get("gpu"))
