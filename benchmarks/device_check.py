@@ -257,13 +257,20 @@ def config_flops(kinds, resolved: Resolved) -> dict:
     return out
 
 
+def curve_images(block: dict) -> int:
+    """Images a training curve scores at each validation: ``tuning_images`` (``val_images`` in
+    specs resolved before the typed specs renamed it)."""
+    return int(block["tuning_images"] if "tuning_images" in block else block["val_images"])
+
+
 def estimate_rows(resolved: Resolved, flops: dict, measured_s: dict | None = None) -> list[dict]:
     """Per trained experiment of ``resolved`` (enabled, no ``model_from``): configured steps ×
-    FLOPs/step, plus the training curve (``validate_every``, ``val_images``) and evaluation
+    FLOPs/step, plus the training curve (``validate_every``, :func:`curve_images`) and evaluation
     on the validation split of it and of the experiments scored with its model (inference
     FLOPs per image); the DnCNN prior likewise from ``config.denoiser``."""
     n_val = int(resolved.config["data"]["n_val"])
     experiments = resolved.experiments
+    trained = set(resolved.trained_ids("meta"))
     rows = []
     for name, f in flops.items():
         kind = STEP_KINDS[name]
@@ -271,17 +278,17 @@ def estimate_rows(resolved: Resolved, flops: dict, measured_s: dict | None = Non
             if eid == "denoiser":
                 d = denoiser_spec(resolved.config)
                 steps = int(d["steps"])
-                val = (steps // max(1, int(d["validate_every"]))) * int(d["val_images"])
+                val = (steps // max(1, int(d["validate_every"]))) * curve_images(d)
                 rows.append(dict(experiment="denoiser (DnCNN)", kind=name, steps=steps,
                                  train_flops=steps * f["flops_per_step"],
-                                 eval_flops=(val + int(d["val_images"])) * f["infer_flops_per_image"],
+                                 eval_flops=(val + curve_images(d)) * f["infer_flops_per_image"],
                                  measured_train_s=(measured_s or {}).get(name, float("nan")) * steps))
                 continue
-            if eid not in experiments or "model_from" in experiments[eid]:
+            if eid not in trained:
                 continue
             outer = experiments[eid]["outer"]
             steps, every = int(outer["steps"]), int(outer["validate_every"])
-            validation = (steps // every) * int(outer["val_images"]) if every else 0
+            validation = (steps // every) * curve_images(outer) if every else 0
             evaluated = 1 + sum(1 for s in experiments.values() if s.get("model_from") == eid)
             rows.append(dict(experiment=eid, kind=name, steps=steps,
                              train_flops=steps * f["flops_per_step"],

@@ -47,6 +47,13 @@ class ScaledRates(torch.nn.Module):
     def rate(self, step: int, index: int) -> torch.Tensor:
         return self.scale * self.inner.rate(min(step, self.inner.steps - 1), index)
 
+    def __getattr__(self, name: str):
+        """Everything else (which tensors adapt, the schedule) is the trained rates'."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,11 +85,9 @@ def main() -> None:
         print(f"K={k}: input {psnr_torch(y, x).mean():.2f} dB")
         for steps in a.steps:
             for c in a.scales:
-                params = adapt(siren, ScaledRates(rates, c), y, op, solver, steps, track_meta_gradient=False,
-                               reduction=reduction).params
-                with torch.no_grad():
-                    image = siren.render(params, h, w)
-                    out, dc = eval_solver(image, y, op), dc_solver(image, y, op)
+                out, dc = (adapt(siren, ScaledRates(rates, c), y, op, solver, steps, track_meta_gradient=False,
+                                 final_solver=last, reduction=reduction).output.detach()
+                           for last in (eval_solver, dc_solver))
                 ok = torch.isfinite(out).all().item()
                 print(f"  steps {steps:3d} scale {c:5.1f}: fit {psnr_observed(out, x, op.mask).mean():6.2f}  "
                       f"meta {psnr_torch(out, x).mean():6.2f}  meta+dc {psnr_torch(dc, x).mean():6.2f}"

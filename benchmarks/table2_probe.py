@@ -77,12 +77,8 @@ def evaluate(spec, siren, rates, images: np.ndarray, split: str, store: Path) ->
     for k in KS:
         observed = k if k == "half" else int(k)
         op, y = measure(spec, x, torch.Generator().manual_seed(seed), observed)
-        result = adapt(siren, rates, y, op, solver, steps, track_meta_gradient=False, reduction=reduction)
-        params = result.params  # θ_m: the final step with and without data consistency
-        h, w = x.shape[-2:]
-        with torch.no_grad():
-            image = siren.render(params, h, w)
-            meta, dc = eval_solver(image, y, op), dc_solver(image, y, op)
+        meta, dc = (adapt(siren, rates, y, op, solver, steps, track_meta_gradient=False, final_solver=last,
+                          reduction=reduction).output.detach() for last in (eval_solver, dc_solver))
         interp = torch.from_numpy(_interpolated(f"{store}|{split}|{seed}|{k}", y.numpy(), op.mask.numpy()))
         out[k] = {"meta": psnr_torch(meta, x), "meta+dc": psnr_torch(dc, x), "input": psnr_torch(y, x),
                   "interp": psnr_torch(interp, x), "fit": psnr_observed(meta, x, op.mask)}
