@@ -1,83 +1,64 @@
-"""Time and peak memory of one training step of the learned baselines at the paper's sizes.
+"""Time and peak memory of one training step of the learned baselines at the configured sizes.
 
-* UNet (Tables 1–2): one Adam step of L2 to ground truth, input = zero-filled measurement +
-  mask; centre inpainting at 128² and random pixels at 32², batch 5, stages 64-128-256-512.
-* Unrolled RED(12) / HQS(12) (Table 4): one Adam step fine-tuning a 17 × 64 DnCNN through 12
-  solver iterations at 64², batch 3, with and without activation checkpointing of the DnCNN.
+* UNet (Tables 1–2; ``unet_center``, ``unet_random``): one step of
+  :func:`metainv.train.make_supervised_step` — L2 to ground truth, input = zero-filled
+  measurement + mask, measurements drawn by :func:`metainv.recon.measure`.
+* Unrolled RED(12) / HQS(12) (Table 4; ``red_12_unrolled``, ``hqs_12_unrolled``): the same
+  step fine-tuning the DnCNN of ``config.denoiser`` through the unrolled solver
+  (:func:`metainv.learned.build_unrolled`, parameters of ``params_from``), with and without
+  activation checkpointing of the DnCNN.
 
-Each configuration runs in a fresh process so peak figures do not mix (CPU: the process's
-maximum resident size; CUDA: torch.cuda.max_memory_allocated).
+Sizes, batch, channels, learning rate and operators are the resolved config's (default the
+paper's). Each configuration runs in a fresh process so peak figures do not mix (CPU: the
+process's maximum resident size; CUDA: torch.cuda.max_memory_allocated).
 
-    python benchmarks/baselines.py                 # paper sizes, CUDA when present
-    python benchmarks/baselines.py --scale quick   # the quick configuration's sizes
+    python benchmarks/baselines.py                                                   # paper config
+    python benchmarks/baselines.py --config config/config.yaml --config config/quick.yaml
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import copy
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import run_in_fresh_process  # noqa: E402
+from _common import (add_config_argument, config_label, config_paths, parse_or_run_one,  # noqa: E402
+                     run_in_fresh_process)
 
-SCALES = {
-    "paper": {
-        "unet": [dict(task="inpaint_center", res=128, batch=5, cps=[64, 128, 256, 512]),
-                 dict(task="inpaint_random", res=32, batch=5, cps=[64, 128, 256, 512])],
-        "unrolled": dict(res=64, batch=3, depth=17, features=64, steps=12),
-    },
-    "quick": {
-        "unet": [dict(task="inpaint_center", res=32, batch=5, cps=[16, 32, 64]),
-                 dict(task="inpaint_random", res=32, batch=5, cps=[16, 32, 64])],
-        "unrolled": dict(res=64, batch=3, depth=6, features=32, steps=12),
-    },
-}
-OPERATORS = {
-    "inpaint_center": {"kind": "inpaint_center"},
-    "inpaint_random": {"kind": "inpaint_random", "observed_range": [10, 1000], "half_probability": 0.2},
-    "blur": {"kind": "blur", "kernel_size": 11, "kernel_std": 1.5, "noise_std": 0.015},
-}
-PARAMS = {"red": {"lam": 200.0, "sigma_f": 0.05}, "hqs": {"lam": 0.23, "sigma_start": 0.19, "sigma_end": 0.025}}
+UNETS = ("unet_center", "unet_random")
+UNROLLED = ("red_12_unrolled", "hqs_12_unrolled")
 
 
-def one(kind: str, cfg: dict, device: str, repeats: int, method: str | None = None,
-        checkpoint: bool = False) -> dict:
+def one(configs: list[str], experiment: str, device: str, repeats: int, checkpoint: bool = False) -> dict:
+    import numpy as np
     import torch
-    from _common import time_and_peak
+    from _common import build_denoiser, resolved_config, solver_params, time_and_peak
 
-    from metainv.physics import build_operator
+    from metainv.learned import build_unet, build_unrolled
+    from metainv.recon import measure
+    from metainv.train import make_supervised_step
 
     dev = torch.device(device)
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(0)
-    n, res = cfg["batch"], cfg["res"]
-    x = torch.rand(n, 3, res, res, generator=gen).to(dev)
-    if kind == "unet":
-        from metainv.nets.unet import InpaintingUNet
-
-        model = InpaintingUNet(channels_per_scale=cfg["cps"]).to(dev).train()
-        op_spec = OPERATORS[cfg["task"]]
+    resolved = resolved_config(configs)
+    spec = copy.deepcopy(resolved.all[experiment])
+    if spec["method"] == "unet":
+        model = build_unet(spec)
     else:
-        from metainv.nets.dncnn import DnCNN
-        from metainv.solvers.unrolled import UnrolledSolver
-
-        model = UnrolledSolver(method, DnCNN(depth=cfg["depth"], features=cfg["features"]), PARAMS[method],
-                               steps=cfg["steps"], checkpoint_denoiser=checkpoint).to(dev).train()
-        op_spec = OPERATORS["blur"]
-    opt = torch.optim.Adam(model.parameters(), lr=1e-5)
-
-    def step():
-        op = build_operator(op_spec, n, res, res, gen, dev)
-        y = op.measure(x, gen)
-        opt.zero_grad(set_to_none=True)
-        (model(y, op) - x).pow(2).mean().backward()
-        opt.step()
-
-    seconds, peak = time_and_peak(step, dev, repeats)
-    return {"seconds_per_step": seconds, "peak_mib": peak,
+        spec["unrolled"]["checkpoint_denoiser"] = checkpoint
+        model = build_unrolled(spec, build_denoiser(resolved), solver_params(resolved, spec))
+    model = model.to(dev).train()
+    train = spec["train"]
+    res = int(spec["task"]["resolution"])
+    images = np.random.default_rng(0).integers(0, 256, (64, res, res, 3), dtype=np.uint8)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=float(train["lr"]))
+    step = make_supervised_step(model, opt, images, torch.Generator().manual_seed(0),
+                                lambda x, g: measure(spec, x, g), int(train["batch_size"]), dev,
+                                loss=train["loss"], grad_clip=train["grad_clip"])
+    seconds, peak = time_and_peak(lambda: step(0), dev, repeats)
+    return {"seconds_per_step": seconds, "peak_mib": peak, "res": res, "batch": int(train["batch_size"]),
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
@@ -87,34 +68,29 @@ def run_one(spec: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", default="paper", choices=list(SCALES))
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one(**json.loads(args.one))))
+    add_config_argument(parser)
+    args = parse_or_run_one(parser, one, repeats=3)
+    if args is None:
         return
     import torch
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = args.device
+    configs = [str(p) for p in config_paths(args)]
     name = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {device} ({name}); scale: {args.scale}; one Adam step, L2 to ground truth; "
-          f"mean of {args.repeats} after a warm-up")
+    print(f"device: {device} ({name}); config: {config_label(args)}; "
+          f"one training step (train.loss to ground truth); mean of {args.repeats} after a warm-up")
     print(f"{'model':34s} {'params':>9s} {'s/step':>8s} {'peak MiB':>9s}")
-    scale = SCALES[args.scale]
-    for cfg in scale["unet"]:
-        r = run_one(dict(kind="unet", cfg=cfg, device=device, repeats=args.repeats))
-        label = f"UNet {cfg['task']} {cfg['res']}² ×{cfg['batch']}"
-        print(f"{label:34s} {r['parameters']:9d} {r['seconds_per_step']:8.3f} {r['peak_mib']:9.0f}")
-    cfg = scale["unrolled"]
-    for method in ("red", "hqs"):
+    for eid in UNETS:
+        r = run_one(dict(configs=configs, experiment=eid, device=device, repeats=args.repeats))
+        label = f"{eid} {r['res']}² ×{r['batch']}"
+        print(f"{label:34s} {r['parameters']:9d} {r['seconds_per_step']:8.3f} {r['peak_mib']:9.0f}", flush=True)
+    for eid in UNROLLED:
         for checkpoint in (False, True):
-            r = run_one(dict(kind="unrolled", cfg=cfg, device=device, repeats=args.repeats, method=method,
+            r = run_one(dict(configs=configs, experiment=eid, device=device, repeats=args.repeats,
                              checkpoint=checkpoint))
-            label = (f"{method.upper()}({cfg['steps']}) {cfg['res']}² ×{cfg['batch']} "
-                     f"DnCNN {cfg['depth']}×{cfg['features']}{' ckpt' if checkpoint else ''}")
-            print(f"{label:34s} {r['parameters']:9d} {r['seconds_per_step']:8.3f} {r['peak_mib']:9.0f}")
+            label = f"{eid} {r['res']}² ×{r['batch']}{' ckpt' if checkpoint else ''}"
+            print(f"{label:34s} {r['parameters']:9d} {r['seconds_per_step']:8.3f} {r['peak_mib']:9.0f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

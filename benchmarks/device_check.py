@@ -1,14 +1,20 @@
 """Device check: what one machine does with this project, in one run (issue 12).
 
-    python benchmarks/device_check.py                # on a GPU: paper sizes + the end-to-end smoke run
-    python benchmarks/device_check.py --tiny         # CPU, tiny sizes, smoke run only planned (the test)
+    python benchmarks/device_check.py                # on a GPU: the paper config + the end-to-end smoke run
+    python benchmarks/device_check.py --tiny         # CPU, benchmarks/tiny.yaml sizes, smoke only planned (the test)
+    python benchmarks/device_check.py --config config/config.yaml --config config/quick.yaml
     python benchmarks/device_check.py --json out.json
+
+Sizes come from the resolved configuration (``--config``, default ``config/config.yaml``):
+the steps are timed at its sizes (with ``--tiny``, or on a CPU without ``--config``:
+``benchmarks/tiny.yaml`` merged over it), and its FLOPs and GPU-hours are estimated.
 
 Sections, in order (each starts with a ``== name ==`` line):
 
 machine      GPU, driver, torch, CUDA, cuDNN, CPU.
 roofline     dense GEMM rate in fp32, TF32 (CUDA only) and bf16 at the SIREN's matrix shapes
-             (the batched products of the forward pass and of the weight gradient).
+             of the timed config (the batched products of the forward pass and of the weight
+             gradient).
 steps        every registered step kind (``step_kinds.py``: Tables 1–4 meta-steps, a DnCNN
              training step; more can be registered): ms/step, images/s, peak memory (CUDA:
              max allocated; CPU: growth of the resident set), FLOPs per step counted by
@@ -17,10 +23,11 @@ steps        every registered step kind (``step_kinds.py``: Tables 1–4 meta-st
 host syncs   scalar reads and CPU↔device copies per step, found by running each step on the
              ``meta`` device (no arithmetic) under an audit; should be empty.
 precision    ‖g − g64‖/‖g64‖ of the second-order meta-gradient in float32 and TF32.
-flops        FLOPs per step and per evaluated image at *paper* sizes, counted on the meta device
-             (runs anywhere in seconds), and the GPU-hours to reproduce the paper estimated from
-             them: configured steps × FLOPs ÷ an *assumed* achieved rate, plus evaluation; on a
-             GPU at paper sizes also from the measured step times.
+flops        FLOPs per step and per evaluated image at the sizes of ``--config`` (without
+             ``--tiny``), counted on the meta device (runs anywhere in seconds), and the GPU-hours
+             to run that config estimated from them: configured steps × FLOPs ÷ an *assumed*
+             achieved rate, plus evaluation; on a GPU without ``--tiny`` also from the measured
+             step times.
 smoke        ``snakemake --cores all --configfile config/gpu-smoke.yaml`` in a copy of the
              workflow (``run``), or only its plan (``-n``, ``plan``); wall time, per-rule
              benchmark times and the tables.
@@ -48,10 +55,10 @@ if (REPO / "src").is_dir() and str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
 import torch  # noqa: E402
-import yaml  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from _common import HostSyncAudit, time_and_peak  # noqa: E402
+from _common import PAPER_CONFIG, TINY_CONFIG, HostSyncAudit, resolved_config, time_and_peak  # noqa: E402
+from metainv.config import Resolved, denoiser_spec  # noqa: E402
 from step_kinds import STEP_KINDS, size_note  # noqa: E402
 
 # Published dense (no sparsity) peak rates of one H100 SXM, TFLOP/s: the *assumption* behind the
@@ -109,13 +116,13 @@ def machine(device: torch.device) -> dict:
 
 
 # -- roofline -----------------------------------------------------------------------------
-def gemm_shapes(size: str) -> dict[str, tuple[int, int, int, int]]:
-    """(batch, M, K, N) of the SIREN's batched products: B tasks × P pixels × hidden width."""
-    from step_kinds import SIREN_SIZES
-
+def gemm_shapes(resolved: Resolved) -> dict[str, tuple[int, int, int, int]]:
+    """(batch, M, K, N) of the SIREN's batched products: B tasks × P pixels × hidden width, for
+    the Table 1 and Table 2 experiments of ``resolved``."""
     out = {}
-    for task, short in (("inpaint_center", "T1"), ("inpaint_random", "T2")):
-        res, hidden, _, batch = SIREN_SIZES[task][size]
+    for eid, short in (("meta_center_m2", "T1"), ("meta_random", "T2")):
+        spec = resolved.all[eid]
+        res, hidden, batch = spec["task"]["resolution"], spec["siren"]["hidden"], spec["outer"]["batch_size"]
         p = res * res
         out[f"{short} fwd  [{batch}×{p}×{hidden}]·[{hidden}×{hidden}]"] = (batch, p, hidden, hidden)
         out[f"{short} dW   [{batch}×{hidden}×{p}]·[{p}×{hidden}]"] = (batch, hidden, p, hidden)
@@ -143,8 +150,8 @@ def gemm_rate(shape, mode: str, device: torch.device, min_seconds: float) -> flo
     return 2 * b * m * k * n * reps / (time.perf_counter() - t0) / 1e12
 
 
-def roofline(device: torch.device, size: str, modes: list[str], min_seconds: float) -> dict:
-    shapes = gemm_shapes(size)
+def roofline(device: torch.device, resolved: Resolved, modes: list[str], min_seconds: float) -> dict:
+    shapes = gemm_shapes(resolved)
     print(f"{'shape (bmm)':44s}" + "".join(f"{m + ' TFLOP/s':>15s}" for m in modes))
     rates = {m: {} for m in modes}
     for name, shape in shapes.items():
@@ -166,7 +173,7 @@ def count_flops(fn) -> tuple[int, dict]:
     return int(counter.get_total_flops()), per_op
 
 
-def steps_section(kinds, size, device, modes, repeats, peak_rates) -> list[dict]:
+def steps_section(kinds, resolved, device, modes, repeats, peak_rates) -> list[dict]:
     mem = "peak MiB" if device.type == "cuda" else "RSS+ MiB"
     print(f"{'step kind':13s} {'prec':5s} {'sizes':34s} {'ms/step':>9s} {'img/s':>8s} {mem:>9s} "
           f"{'GFLOP/step':>11s} {'TFLOP/s':>8s} {'roofline':>9s}")
@@ -175,16 +182,16 @@ def steps_section(kinds, size, device, modes, repeats, peak_rates) -> list[dict]
         kind = STEP_KINDS[name]
         for mode in modes:
             with precision_mode(mode):
-                built = kind.build(size, device, dtype_of(mode))
+                built = kind.build(resolved, device, dtype_of(mode))
                 flops, per_op = count_flops(built.step)
                 seconds, peak = time_and_peak(built.step, device, repeats, cpu_delta=True)
             achieved = flops / seconds / 1e12
             frac = achieved / peak_rates[mode] if peak_rates.get(mode) else float("nan")
-            rows.append({"kind": name, "precision": mode, "sizes": size_note(name, size),
+            rows.append({"kind": name, "precision": mode, "sizes": size_note(name, resolved),
                          "ms_per_step": seconds * 1e3, "images_per_s": built.images / seconds,
                          "peak_mib": peak, "flops_per_step": flops, "flops_by_op": per_op,
                          "achieved_tflops": achieved, "roofline_fraction": frac})
-            print(f"{name:13s} {mode:5s} {size_note(name, size):34s} {seconds * 1e3:9.2f} "
+            print(f"{name:13s} {mode:5s} {size_note(name, resolved):34s} {seconds * 1e3:9.2f} "
                   f"{built.images / seconds:8.1f} {peak:9.1f} {flops / 1e9:11.4g} {achieved:8.4g} {frac:9.1%}",
                   flush=True)
             del built
@@ -194,11 +201,11 @@ def steps_section(kinds, size, device, modes, repeats, peak_rates) -> list[dict]
 
 
 # -- host syncs ----------------------------------------------------------------------------
-def host_sync_section(kinds, size) -> dict:
+def host_sync_section(kinds, resolved) -> dict:
     """Each step kind once on the meta device under :class:`HostSyncAudit`."""
     out = {}
     for name in kinds:
-        built = STEP_KINDS[name].build(size, torch.device("meta"), torch.float32)
+        built = STEP_KINDS[name].build(resolved, torch.device("meta"), torch.float32)
         with HostSyncAudit() as audit:
             built.step()
         out[name] = {f"{what} at {where}": n for (what, where), n in sorted(audit.sites.items())}
@@ -207,14 +214,14 @@ def host_sync_section(kinds, size) -> dict:
 
 
 # -- precision -----------------------------------------------------------------------------
-def meta_gradient(kind, size, device, mode) -> torch.Tensor:
+def meta_gradient(kind, resolved, device, mode) -> torch.Tensor:
     with precision_mode(mode):
-        built = kind.build(size, device, dtype_of(mode))
+        built = kind.build(resolved, device, dtype_of(mode))
         grads = torch.autograd.grad(built.loss(), built.params)
     return torch.cat([g.flatten().double() for g in grads])
 
 
-def precision_section(kinds, size, device) -> dict:
+def precision_section(kinds, resolved, device) -> dict:
     modes = ["fp32"] + (["tf32"] if device.type == "cuda" else [])
     print(f"{'step kind':13s} {'sizes':34s}" + "".join(f"{m + ' vs fp64':>14s}" for m in modes) + f"{'seconds':>9s}")
     out = {}
@@ -223,10 +230,10 @@ def precision_section(kinds, size, device) -> dict:
         if not kind.meta_gradient:
             continue
         t0 = time.perf_counter()
-        ref = meta_gradient(kind, size, device, "fp64")
-        rel = {m: float((meta_gradient(kind, size, device, m) - ref).norm() / ref.norm()) for m in modes}
+        ref = meta_gradient(kind, resolved, device, "fp64")
+        rel = {m: float((meta_gradient(kind, resolved, device, m) - ref).norm() / ref.norm()) for m in modes}
         out[name] = rel
-        print(f"{name:13s} {size_note(name, size):34s}" + "".join(f"{rel[m]:14.2e}" for m in modes)
+        print(f"{name:13s} {size_note(name, resolved):34s}" + "".join(f"{rel[m]:14.2e}" for m in modes)
               + f"{time.perf_counter() - t0:9.1f}", flush=True)
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -235,12 +242,13 @@ def precision_section(kinds, size, device) -> dict:
     return out
 
 
-# -- FLOPs at paper sizes and the GPU-hours estimate ------------------------------------------
-def paper_flops(kinds) -> dict:
-    """FLOPs of one step and of the inference path per image, paper sizes, meta device."""
+# -- FLOPs at the config's sizes and the GPU-hours estimate ------------------------------------
+def config_flops(kinds, resolved: Resolved) -> dict:
+    """FLOPs of one step and of the inference path per image at the sizes of ``resolved``,
+    counted on the meta device."""
     out = {}
     for name in kinds:
-        built = STEP_KINDS[name].build("paper", torch.device("meta"), torch.float32)
+        built = STEP_KINDS[name].build(resolved, torch.device("meta"), torch.float32)
         with HostSyncAudit():  # scalar reads (a logged loss) return a placeholder on meta
             step_flops, _ = count_flops(built.step)
             infer_flops = count_flops(built.infer)[0] / built.images if built.infer else 0.0
@@ -249,49 +257,38 @@ def paper_flops(kinds) -> dict:
     return out
 
 
-def load_config(path: Path) -> dict:
-    return yaml.safe_load(path.read_text())
+def curve_images(block: dict) -> int:
+    """Images a training curve scores at each validation: ``tuning_images`` (``val_images`` in
+    specs resolved before the typed specs renamed it)."""
+    return int(block["tuning_images"] if "tuning_images" in block else block["val_images"])
 
 
-def _deep_get(d: dict, *keys, default=None):
-    for k in keys:
-        if not isinstance(d, dict) or k not in d:
-            return default
-        d = d[k]
-    return d
-
-
-def estimate_rows(config: dict, flops: dict, measured_s: dict | None = None) -> list[dict]:
-    """Per trained experiment of ``config``: configured steps × FLOPs/step, plus validation
-    during training and evaluation on the validation split (inference FLOPs per image).
-
-    Defaults not written in the config are the schema's (outer steps 30,000, validate every
-    1,000 steps on 16 images, 500 validation images)."""
-    defaults = config.get("experiment_defaults", {})
-    n_val = _deep_get(config, "data", "n_val", default=500)
-    experiments = config["experiments"]
+def estimate_rows(resolved: Resolved, flops: dict, measured_s: dict | None = None) -> list[dict]:
+    """Per trained experiment of ``resolved`` (enabled, no ``model_from``): configured steps ×
+    FLOPs/step, plus the training curve (``validate_every``, :func:`curve_images`) and evaluation
+    on the validation split of it and of the experiments scored with its model (inference
+    FLOPs per image); the DnCNN prior likewise from ``config.denoiser``."""
+    n_val = int(resolved.config["data"]["n_val"])
+    experiments = resolved.experiments
+    trained = set(resolved.trained_ids("meta"))
     rows = []
     for name, f in flops.items():
         kind = STEP_KINDS[name]
         for eid in kind.config_experiments:
             if eid == "denoiser":
-                d = config.get("denoiser", {})
-                steps = int(d.get("steps", 50000))
-                val = (steps // max(1, int(d.get("validate_every", 1000)))) * int(d.get("val_images", 100))
-                evals = int(d.get("val_images", 100))
+                d = denoiser_spec(resolved.config)
+                steps = int(d["steps"])
+                val = (steps // max(1, int(d["validate_every"]))) * curve_images(d)
                 rows.append(dict(experiment="denoiser (DnCNN)", kind=name, steps=steps,
                                  train_flops=steps * f["flops_per_step"],
-                                 eval_flops=(val + evals) * f["infer_flops_per_image"],
+                                 eval_flops=(val + curve_images(d)) * f["infer_flops_per_image"],
                                  measured_train_s=(measured_s or {}).get(name, float("nan")) * steps))
                 continue
-            spec = experiments.get(eid)
-            if spec is None or spec.get("enabled", True) is False:
+            if eid not in trained:
                 continue
-            outer = {**defaults.get("outer", {}), **spec.get("outer", {})}
-            steps = int(outer.get("steps", 30000))
-            every = int(outer.get("validate_every", 1000))
-            val_images = int(outer.get("val_images", 16))
-            validation = (steps // every) * val_images if every else 0
+            outer = experiments[eid]["outer"]
+            steps, every = int(outer["steps"]), int(outer["validate_every"])
+            validation = (steps // every) * curve_images(outer) if every else 0
             evaluated = 1 + sum(1 for s in experiments.values() if s.get("model_from") == eid)
             rows.append(dict(experiment=eid, kind=name, steps=steps,
                              train_flops=steps * f["flops_per_step"],
@@ -300,33 +297,29 @@ def estimate_rows(config: dict, flops: dict, measured_s: dict | None = None) -> 
     return rows
 
 
-def classical_flops(config: dict, dncnn_flops_per_image: float) -> float:
+def classical_flops(resolved: Resolved, dncnn_flops_per_image: float) -> float:
     """DnCNN calls of the classical RED/HQS columns (grid search on held-out training images
     and the validation solve), counting every iteration up to ``max_steps`` (an upper bound)."""
     total = 0.0
-    n_val = _deep_get(config, "data", "n_val", default=500)
-    for spec in config["experiments"].values():
-        if spec.get("method") not in ("red", "hqs") or spec.get("enabled", True) is False:
-            continue
-        c = spec.get("classical", {})
-        iters = int(c.get("max_steps", 300)) if c.get("tol") else int(c.get("steps", 12))
-        tune = c.get("tune", {})
-        grid = math.prod(len(v) for v in tune.get("grid", {}).values()) if tune.get("grid") else 1
-        total += (grid * int(tune.get("images", 50)) + n_val) * iters * dncnn_flops_per_image
+    n_val = int(resolved.config["data"]["n_val"])
+    for eid in resolved.ids_of("red", "hqs"):
+        c = resolved.all[eid]["classical"]
+        iters = int(c["max_steps"]) if c["tol"] else int(c["steps"])
+        grid = math.prod(len(v) for v in c["tune"]["grid"].values()) if c["tune"]["grid"] else 1
+        total += (grid * int(c["tune"]["images"]) + n_val) * iters * dncnn_flops_per_image
     return total
 
 
-def flops_section(kinds, config_path: Path, assumed_fraction: float, measured: dict | None,
-                  gpu_name: str | None) -> dict:
-    flops = paper_flops(kinds)
-    print(f"{'step kind':13s} {'paper sizes':34s} {'GFLOP/step':>11s} {'GFLOP/image, inference':>23s}")
+def flops_section(kinds, resolved: Resolved, config_names: str, assumed_fraction: float,
+                  measured: dict | None, gpu_name: str | None) -> dict:
+    flops = config_flops(kinds, resolved)
+    print(f"{'step kind':13s} {'sizes':34s} {'GFLOP/step':>11s} {'GFLOP/image, inference':>23s}")
     for name, f in flops.items():
-        print(f"{name:13s} {size_note(name, 'paper'):34s} {f['flops_per_step'] / 1e9:11.1f} "
+        print(f"{name:13s} {size_note(name, resolved):34s} {f['flops_per_step'] / 1e9:11.1f} "
               f"{f['infer_flops_per_image'] / 1e9:23.2f}")
-    config = load_config(config_path)
-    rows = estimate_rows(config, flops, measured)
+    rows = estimate_rows(resolved, flops, measured)
     rates = {m: assumed_fraction * H100_SPEC_TFLOPS[m] * 1e12 for m in ("fp32", "tf32")}
-    print(f"\nGPU-hours to reproduce {config_path.name}, ESTIMATED FROM FLOPs (not measured): "
+    print(f"\nGPU-hours to run {config_names}, ESTIMATED FROM FLOPs (not measured): "
           f"assumed achieved rate = {assumed_fraction:.0%} of H100 SXM dense spec "
           f"(fp32 {H100_SPEC_TFLOPS['fp32']:.0f}, TF32 {H100_SPEC_TFLOPS['tf32']:.0f} TFLOP/s)")
     measured_col = measured is not None
@@ -345,7 +338,7 @@ def flops_section(kinds, config_path: Path, assumed_fraction: float, measured: d
               f"{r['eval_flops'] / 1e15:11.3f} {h['fp32']:8.3f} {h['tf32']:8.3f}"
               + (f" {hm:11.3f}" if measured_col else ""))
     dn = flops.get("dncnn_train", {}).get("infer_flops_per_image", 0.0)
-    cl = classical_flops(config, dn)
+    cl = classical_flops(resolved, dn)
     h_cl = {m: cl / rates[m] / 3600 for m in rates}
     total["fp32"] += h_cl["fp32"]
     total["tf32"] += h_cl["tf32"]
@@ -356,7 +349,7 @@ def flops_section(kinds, config_path: Path, assumed_fraction: float, measured: d
     if measured_col:
         print(f"'h measured': configured steps × the step time measured above on {gpu_name} in fp32 "
               "(training only, no evaluation)")
-    return {"paper_flops": flops, "assumed_fraction": assumed_fraction, "rows": rows,
+    return {"step_flops": flops, "assumed_fraction": assumed_fraction, "rows": rows,
             "classical_flops": cl, "total_hours": total}
 
 
@@ -468,10 +461,13 @@ def smoke_section(mode: str, workdir: Path | None, timeout: float, cores: str,
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    parser.add_argument("--sizes", choices=("paper", "tiny"), default=None,
-                        help="step sizes (default: paper on CUDA, tiny on CPU)")
+    parser.add_argument("--config", type=Path, action="append", default=None, metavar="FILE",
+                        help="config file(s) merged in order whose sizes are timed and whose GPU-hours "
+                             "are estimated (default: config/config.yaml, the paper's; its steps are timed "
+                             "at benchmarks/tiny.yaml sizes on a CPU)")
     parser.add_argument("--tiny", action="store_true",
-                        help="CPU, tiny sizes, few repeats, smoke run only planned (what the tests run)")
+                        help="CPU, the steps timed with benchmarks/tiny.yaml merged over --config, few "
+                             "repeats, smoke run only planned (what the tests run)")
     parser.add_argument("--kinds", nargs="+", default=None, help=f"step kinds (default all: {', '.join(STEP_KINDS)})")
     parser.add_argument("--precisions", nargs="+", default=None, choices=("fp32", "tf32", "bf16"),
                         help="precisions of the timed steps (default: fp32 tf32 on CUDA, fp32 on CPU)")
@@ -485,23 +481,27 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--smoke-cores", default="all")
     parser.add_argument("--smoke-configs", nargs="+", type=Path, default=None,
                         help="config files merged over config/config.yaml (default config/gpu-smoke.yaml)")
-    parser.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml",
-                        help="configuration the GPU-hours estimate is for")
     parser.add_argument("--assumed-fraction", type=float, default=0.5,
                         help="achieved fraction of the H100 spec assumed by the FLOP-based estimate")
-    parser.add_argument("--no-paper-flops", action="store_true", help="skip the paper-size FLOP count and estimate")
+    parser.add_argument("--no-flops", "--no-paper-flops", dest="no_flops", action="store_true",
+                        help="skip the FLOP count and GPU-hours estimate of --config")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; tiny 1)")
     parser.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
     args = parser.parse_args(argv)
 
     if args.tiny:
         args.device = "cpu" if args.device == "auto" else args.device
-        args.sizes = args.sizes or "tiny"
     if args.threads or args.tiny:
         torch.set_num_threads(args.threads or 1)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     cuda = device.type == "cuda"
-    size = args.sizes or ("paper" if cuda else "tiny")
+    configs = args.config or [PAPER_CONFIG]
+    # tiny step sizes with --tiny, and on a CPU unless a config was named
+    tiny_sizes = args.tiny or (not cuda and args.config is None)
+    timed_configs = configs + ([TINY_CONFIG] if tiny_sizes else [])
+    estimated = resolved_config(configs)
+    timed = resolved_config(timed_configs) if tiny_sizes else estimated
+    names = " + ".join(Path(c).name for c in timed_configs)
     kinds = args.kinds or list(STEP_KINDS)
     unknown = set(kinds) - set(STEP_KINDS)
     if unknown:
@@ -511,31 +511,31 @@ def main(argv: list[str] | None = None) -> dict:
     gemm_seconds = args.gemm_seconds or (0.05 if args.tiny else 1.0)
     smoke = args.smoke or ("plan" if args.tiny or not cuda else "run")
     t_start = time.perf_counter()
-    result: dict = {"sizes": size, "argv": sys.argv[1:] if argv is None else argv}
-    print(f"metainv device check: device {device}, sizes {size}, precisions {' '.join(modes)}, "
+    result: dict = {"configs": [str(c) for c in timed_configs], "argv": sys.argv[1:] if argv is None else argv}
+    print(f"metainv device check: device {device}, sizes of {names}, precisions {' '.join(modes)}, "
           f"repeats {repeats}, smoke {smoke}")
 
     header("machine")
     result["machine"] = machine(device)
     header("roofline")
     gemm_modes = ["fp32"] + (["tf32"] if cuda else []) + ["bf16"]
-    result["roofline"] = roofline(device, size, gemm_modes, gemm_seconds)
+    result["roofline"] = roofline(device, timed, gemm_modes, gemm_seconds)
     peaks = result["roofline"]["roofline_tflops"]
     header("steps")
-    result["steps"] = steps_section(kinds, size, device, modes, repeats, peaks)
+    result["steps"] = steps_section(kinds, timed, device, modes, repeats, peaks)
     header("host syncs")
-    result["host_syncs"] = host_sync_section(kinds, size)
+    result["host_syncs"] = host_sync_section(kinds, timed)
     header("precision")
-    result["precision"] = precision_section(kinds, size, device)
+    result["precision"] = precision_section(kinds, timed, device)
     header("flops")
-    if args.no_paper_flops:
-        print("skipped (--no-paper-flops)")
+    if args.no_flops:
+        print("skipped (--no-flops)")
     else:
         measured = None
-        if cuda and size == "paper":
+        if cuda and not tiny_sizes:  # the steps above ran at the estimated config's sizes
             measured = {r["kind"]: r["ms_per_step"] / 1e3 for r in result["steps"] if r["precision"] == "fp32"}
-        result["flops"] = flops_section(kinds, args.config, args.assumed_fraction, measured,
-                                        result["machine"].get("gpu"))
+        result["flops"] = flops_section(kinds, estimated, " + ".join(Path(c).name for c in configs),
+                                        args.assumed_fraction, measured, result["machine"].get("gpu"))
     header("smoke")
     if smoke == "skip":
         print("skipped (--smoke skip)")

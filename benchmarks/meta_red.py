@@ -1,13 +1,15 @@
 """Peak memory and time of one Meta-RED meta-step (second order), with and without
-activation checkpointing of the DnCNN.
+activation checkpointing of the DnCNN, frozen (Table 3) and fine-tuned (Table 4).
 
 One meta-step: m inner SIREN updates, each backpropagating through f RED updates (each a
 DnCNN call and a Fourier data step), then the outer loss of f(φ_θm) and its gradient w.r.t. θ,
-the Meta-SGD rates and (fine-tuned) the DnCNN. Each configuration runs in a fresh process so
-peak figures do not mix.
+the Meta-SGD rates and (fine-tuned) the DnCNN. The experiments (default ``meta_red_l2`` and
+``meta_red_ft_l2``) are built from the resolved config: sizes, m, f, the DnCNN of
+``config.denoiser``, blur, λ and σ_f (``params_from``); only ``solver.checkpoint_denoiser`` is
+switched. Each configuration runs in a fresh process so peak figures do not mix.
 
-    python benchmarks/meta_red.py                  # quick scale and paper scale, CPU or GPU
-    python benchmarks/meta_red.py --scales quick   # only the quick scale
+    python benchmarks/meta_red.py                                   # the paper config
+    python benchmarks/meta_red.py --config config/config.yaml --config config/quick.yaml
 
 CPU: peak resident memory of the process, and its growth over the state after set-up (the
 part the meta-step needs). CUDA: torch.cuda.max_memory_allocated.
@@ -16,90 +18,51 @@ part the meta-step needs). CUDA: torch.cuda.max_memory_allocated.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import time
+import copy
 
-from _common import run_in_fresh_process
-
-SCALES = {  # resolution, SIREN (hidden, layers), DnCNN (depth, features), batch, m, f
-    "quick": dict(res=64, hidden=64, layers=4, depth=6, features=32, batch=3, m=3, f=3),
-    "paper": dict(res=64, hidden=256, layers=5, depth=17, features=64, batch=3, m=3, f=3),
-}
+from _common import add_config_argument, config_label, config_paths, parse_or_run_one, run_in_fresh_process
 
 
-def one(scale: str, checkpoint: bool, finetune: bool, device: str, repeats: int) -> dict:
+def one(configs: list[str], experiment: str, checkpoint: bool, device: str, repeats: int) -> dict:
     import torch
 
-    from metainv.meta.inner_lr import InnerLearningRates
-    from metainv.meta.maml import adapt, outer_loss
-    from metainv.nets.dncnn import DnCNN
-    from metainv.nets.siren import Siren
-    from metainv.physics import build_operator
-    from metainv.solvers import build_solver
+    from _common import describe, meta_problem, reset_peak_rss, resolved_config, time_and_peak
 
-    c = SCALES[scale]
     dev = torch.device(device)
-    siren = Siren(hidden=c["hidden"], layers=c["layers"]).to(dev)
-    rates = InnerLearningRates([p.shape for p in siren.params], c["m"], "meta_sgd", 0.01).to(dev)
-    den = DnCNN(depth=c["depth"], features=c["features"]).to(dev).eval()
-    den.requires_grad_(finetune)
-    x = torch.rand(c["batch"], 3, c["res"], c["res"], device=dev)
-    op = build_operator({"kind": "blur", "kernel_size": 11, "kernel_std": 1.5, "noise_std": 0.015},
-                        c["batch"], c["res"], c["res"], device=dev)
-    y = op.measure(x)
-    solver = build_solver({"kind": "red", "steps": c["f"], "checkpoint_denoiser": checkpoint},
-                         denoiser=den, params={"lam": 200.0, "sigma_f": 0.05})
-    params = list(siren.parameters()) + list(rates.parameters()) + (list(den.parameters()) if finetune else [])
-    opt = torch.optim.Adam(params, lr=1e-5)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        outer_loss(adapt(siren, rates, y, op, solver, c["m"], reduction="sum").output, x, "l2").backward()
-        opt.step()
-
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = (time.perf_counter() - t0) / repeats
-    out = {"scale": scale, "checkpoint": checkpoint, "finetune": finetune, "device": device,
-           "seconds_per_step": seconds}
-    if dev.type == "cuda":
-        out["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        out.update(peak_mib=peak, growth_mib=peak - base)
+    resolved = resolved_config(configs)
+    spec = copy.deepcopy(resolved.all[experiment])
+    spec["solver"]["checkpoint_denoiser"] = checkpoint
+    problem = meta_problem(resolved, experiment, dev, spec=spec)
+    base = reset_peak_rss() if dev.type == "cpu" else None
+    step = problem.optimiser_step()
+    seconds, peak = time_and_peak(step, dev, repeats)
+    out = {"experiment": experiment, "sizes": describe(problem.spec, resolved), "checkpoint": checkpoint,
+           "finetune": bool(spec["denoiser"]["finetune"]), "seconds_per_step": seconds, "peak_mib": peak}
+    if base is not None:
+        out["growth_mib"] = peak - base
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", nargs="+", default=list(SCALES), choices=list(SCALES))
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one(**json.loads(args.one))))
+    add_config_argument(parser)
+    parser.add_argument("--experiments", nargs="+", default=["meta_red_l2", "meta_red_ft_l2"])
+    args = parse_or_run_one(parser, one, repeats=2)
+    if args is None:
         return
-    import torch
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    print(f"device: {device}; one Meta-RED meta-step (second order, Meta-SGD), batch 3, m = 3, f = 3")
-    print(f"{'scale':6s} {'DnCNN':>10s} {'checkpoint':>10s} {'s/step':>8s} {'peak MiB':>9s} {'growth MiB':>10s}")
-    for scale in args.scales:
-        for finetune in (False, True):
-            for checkpoint in (False, True):
-                spec = dict(scale=scale, checkpoint=checkpoint, finetune=finetune, device=device, repeats=args.repeats)
-                r = run_in_fresh_process(__file__, spec)
-                print(f"{scale:6s} {'fine-tuned' if finetune else 'frozen':>10s} {str(checkpoint):>10s} "
-                      f"{r['seconds_per_step']:8.2f} {r['peak_mib']:9.0f} {r.get('growth_mib', float('nan')):10.0f}")
+    device = args.device
+    configs = [str(p) for p in config_paths(args)]
+    print(f"device: {device}; config: {config_label(args)}; "
+          "one Meta-RED meta-step (second order)")
+    print(f"{'experiment':16s} {'sizes':42s} {'DnCNN':>10s} {'checkpoint':>10s} {'s/step':>8s} "
+          f"{'peak MiB':>9s} {'growth MiB':>10s}")
+    for eid in args.experiments:
+        for checkpoint in (False, True):
+            r = run_in_fresh_process(__file__, dict(configs=configs, experiment=eid, checkpoint=checkpoint,
+                                                    device=device, repeats=args.repeats))
+            print(f"{eid:16s} {r['sizes']:42s} {'fine-tuned' if r['finetune'] else 'frozen':>10s} "
+                  f"{str(checkpoint):>10s} {r['seconds_per_step']:8.2f} {r['peak_mib']:9.0f} "
+                  f"{r.get('growth_mib', float('nan')):10.0f}", flush=True)
 
 
 if __name__ == "__main__":

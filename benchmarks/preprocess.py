@@ -1,14 +1,16 @@
 """Throughput (images/s) and peak memory of preprocessing, through both data sources.
 
     python benchmarks/preprocess.py [--images DIR] [--resolutions 32 64 128] \
-        [--workers 1 2] [--n-val 500]
+        [--workers 1 2] [--n-val 500] [--config config/config.yaml]
 
-``--images`` is a folder of CelebA-like JPEGs (178×218); without it, 3,000 synthetic ones
-are written to a temporary folder. Each configuration runs in a fresh subprocess so that its
+``--images`` is a folder of CelebA-like JPEGs (178×218); without it, 3,000 (``--synthetic``)
+synthetic ones are written to a temporary folder. Each configuration runs in a fresh subprocess so that its
 peak RSS (``ru_maxrss``) is its own; the RSS after imports (torch is imported by the store)
 is printed too, so the difference is what preprocessing itself needs. The same images also
-go through ``prepare_celeba`` via a fake CelebA layout (``img_align_celeba.zip`` +
+go through ``metainv.data.celeba.prepare_celeba`` via a fake CelebA layout (``img_align_celeba.zip`` +
 ``list_eval_partition.txt``, the last ``--n-val`` images marked valid) built in the temp dir.
+Crop, seed and (by default) ``--n-val`` are the resolved config's ``data`` settings (``data.crop``
+as :func:`metainv.data.commands.parse_crop` resolves it per source).
 """
 
 from __future__ import annotations
@@ -22,18 +24,21 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from _common import add_config_argument, config_paths, resolved_config
+from metainv.data.commands import parse_crop
+
 CHILD = r"""
 import json, resource, sys, time, tracemalloc
 from pathlib import Path
 cfg = json.loads(sys.argv[1])
 from metainv.data.celeba import RemoteFile
 from metainv.data.folder import prepare_folder
-from metainv.data.preprocess import prepare_celeba
+from metainv.data.celeba import prepare_celeba
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tracemalloc.start()
 t0 = time.perf_counter()
-common = dict(resolution=cfg["res"], n_train=cfg["n_train"], n_val=cfg["n_val"], seed=0,
-              crop=178, workers=cfg["workers"], progress=False)
+common = dict(resolution=cfg["res"], n_train=cfg["n_train"], n_val=cfg["n_val"], seed=cfg["seed"],
+              crop=cfg["crop"], workers=cfg["workers"], progress=False)
 if cfg["source"] == "folder":
     prepare_folder(cfg["images"], cfg["out"], **common)
 else:
@@ -79,23 +84,30 @@ def main() -> None:
     ap.add_argument("--images", type=Path, default=None)
     ap.add_argument("--resolutions", type=int, nargs="+", default=[32, 64, 128])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--n-val", type=int, default=500)
+    ap.add_argument("--n-val", type=int, default=None, help="validation images (default: data.n_val)")
+    ap.add_argument("--synthetic", type=int, default=3000, help="synthetic JPEGs written without --images")
+    add_config_argument(ap)
     args = ap.parse_args()
+    config = resolved_config(config_paths(args)).config
+    data, seed = config["data"], int(config["seed"])
+    args.n_val = args.n_val or int(data["n_val"])
     with tempfile.TemporaryDirectory(prefix="bench_preprocess_") as tmp:
         tmp = Path(tmp)
         images = args.images
         if images is None:
             images = tmp / "synthetic"
-            synthetic_jpegs(images, 3000)
+            synthetic_jpegs(images, args.synthetic)
         md5 = fake_celeba(images, tmp / "raw", args.n_val)
         n_total = len(list(images.glob("*.jpg")))
-        print(f"{n_total} images from {images}; n_val={args.n_val}, crop 178, PIL LANCZOS")
+        crops = {s: parse_crop(data["crop"], s) for s in ("folder", "celeba")}
+        print(f"{n_total} images from {images}; n_val={args.n_val}, crop {crops}, PIL LANCZOS")
         print(f"{'source':8} {'res':>4} {'workers':>7} {'images/s':>9} {'peak RSS MB':>12} "
               f"{'RSS after import':>17} {'tracemalloc MB':>15}")
         for source in ("folder", "celeba"):
             for res in args.resolutions:
                 for workers in args.workers:
-                    cfg = dict(source=source, res=res, workers=workers, images=str(images),
+                    cfg = dict(source=source, res=res, workers=workers, images=str(images), seed=seed,
+                               crop=crops[source],
                                raw=str(tmp / "raw"), md5=md5, out=str(tmp / "out" / source / str(res)),
                                n_val=args.n_val, n_train=n_total - args.n_val)
                     out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg)],

@@ -1,9 +1,11 @@
-"""benchmarks/device_check.py at tiny sizes on the CPU, so the GPU check cannot rot.
+"""benchmarks/device_check.py at tiny sizes (benchmarks/tiny.yaml) on the CPU, so the GPU
+check cannot rot.
 
 The script's sections, FLOP counts (meta device against real execution, and against the
-analytic count of the SIREN meta-step), the host-sync audit, the precision check, the GPU-hours
-estimate and the plan of config/gpu-smoke.yaml are checked here; timings are printed by the
-script, never asserted."""
+analytic count of the SIREN meta-step at the paper config's sizes), the host-sync audit, the
+precision check, the GPU-hours estimate and the plan of config/gpu-smoke.yaml are checked
+here; timings are printed by the script, never asserted. That the benchmarks take their sizes
+from the resolved config is tests/test_benchmarks.py."""
 
 from __future__ import annotations
 
@@ -17,12 +19,14 @@ import pytest
 import torch
 import yaml
 
+from metainv.config import load_config, resolve
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
-from _common import HostSyncAudit  # noqa: E402
-from step_kinds import DNCNN_SIZES, SIREN_SIZES, STEP_KINDS  # noqa: E402
+from _common import PAPER_CONFIG, TINY_CONFIG, HostSyncAudit, resolved_config  # noqa: E402
+from step_kinds import STEP_KINDS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,7 @@ def test_paper_flops_match_the_analytic_count_of_the_siren_meta_step(tiny_check)
     is 3(3m + 1)·B·F and inference (3m + 1)·F per image (up to the first layer's input
     gradient, which coordinates do not need)."""
     _, r = tiny_check
-    flops = r["flops"]["paper_flops"]
+    flops = r["flops"]["step_flops"]
     p, h = 128 * 128, 256
     render = 2 * p * (2 * h + 3 * h * h + 3 * h)
     for m in (2, 3, 5, 7):
@@ -85,8 +89,7 @@ def test_paper_flops_match_the_analytic_count_of_the_siren_meta_step(tiny_check)
 
 def test_gpu_hours_estimate_covers_every_trained_experiment(tiny_check):
     stdout, r = tiny_check
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    trained = {e for e, s in config["experiments"].items() if s.get("method", "meta") == "meta" and "model_from" not in s}
+    trained = set(resolve(load_config(REPO / "config/config.yaml")).trained_ids("meta"))
     rows = r["flops"]["rows"]
     assert {row["experiment"] for row in rows} == trained | {"denoiser (DnCNN)"}
     for row in rows:
@@ -118,29 +121,6 @@ def test_gpu_smoke_keeps_the_paper_sizes():
         assert set(spec.get("outer", {})) <= {"steps", "validate_every", "checkpoint_every", "val_images"}
 
 
-def test_paper_step_sizes_are_those_of_the_paper_config():
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    siren = config["experiment_defaults"]["siren"]
-    outer = config["experiment_defaults"]["outer"]
-    exps = config["experiments"]
-    for task in ("inpaint_center", "inpaint_random", "deblur"):
-        res, hidden, layers, batch = SIREN_SIZES[task]["paper"]
-        assert (res, hidden, layers) == (config["tasks"][task]["resolution"], siren["hidden"], siren["layers"])
-    assert SIREN_SIZES["inpaint_center"]["paper"][3] == outer["batch_size"]
-    assert SIREN_SIZES["inpaint_random"]["paper"][3] == exps["meta_random"].get("outer", outer)["batch_size"]
-    assert SIREN_SIZES["deblur"]["paper"][3] == exps["meta_red_l2"]["outer"]["batch_size"]
-    for m in (2, 3, 5, 7):
-        assert exps[f"meta_center_m{m}"]["inner"] == {"steps": m, "lr_scheme": "per_step", "lr_init": 0.01}
-    assert exps["meta_random"]["inner"]["steps"] == 5 and exps["meta_random"]["inner"]["lr_scheme"] == "meta_sgd"
-    red = exps["meta_red_l2"]
-    d = DNCNN_SIZES["paper"]
-    assert (red["inner"]["steps"], red["solver"]["steps"], red["inner"]["lr_scheme"]) == (d["m"], d["f"], "meta_sgd")
-    assert red["solver"]["checkpoint_denoiser"] is True
-    den = config["denoiser"]
-    assert (den["depth"], den["features"], den["batch_size"], den["patch_size"], den["resolution"]) == (
-        d["depth"], d["features"], d["batch"], d["patch"], d["resolution"])
-
-
 @pytest.mark.parametrize("kind", list(STEP_KINDS))
 def test_flops_counted_on_the_meta_device_equal_those_of_a_real_run(kind):
     """Paper-size FLOPs are counted on the meta device (no arithmetic): it must count what a
@@ -148,8 +128,9 @@ def test_flops_counted_on_the_meta_device_equal_those_of_a_real_run(kind):
     from device_check import count_flops
 
     counts = {}
+    tiny = resolved_config([PAPER_CONFIG, TINY_CONFIG])
     for device in ("cpu", "meta"):
-        built = STEP_KINDS[kind].build("tiny", torch.device(device), torch.float32)
+        built = STEP_KINDS[kind].build(tiny, torch.device(device), torch.float32)
         with HostSyncAudit():
             counts[device] = count_flops(built.step)
     assert counts["cpu"] == counts["meta"] and counts["cpu"][0] > 0

@@ -1,0 +1,109 @@
+"""The benchmarks measure what the resolved configuration says: change the config and the
+measured step changes with it (no sizes, rates or operators of their own)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _common import PAPER_CONFIG, HostSyncAudit, meta_problem, psnr_observed, resolved_config  # noqa: E402
+from step_kinds import STEP_KINDS, size_note  # noqa: E402
+
+
+def _centre(hidden: int, layers: int, res: int, batch: int, m: int):
+    return resolved_config([PAPER_CONFIG], {
+        "tasks": {"inpaint_center": {"resolution": res}},
+        "experiment_defaults": {"siren": {"hidden": hidden, "layers": layers}, "outer": {"batch_size": batch}},
+        "experiments": {"meta_center_m2": {"inner": {"steps": m}}},
+    })
+
+
+@pytest.mark.parametrize("hidden,layers,res,batch,m", [(128, 3, 9, 3, 2), (96, 4, 12, 1, 3)])
+def test_the_timed_meta_step_is_the_configured_one(hidden, layers, res, batch, m):
+    """FLOPs of the Table 1 step kind follow the config: one SIREN render is
+    F = 2·P·(2H + (L − 2)H² + 3H), a second-order meta-step 3(3m + 1)·B·F."""
+    from device_check import count_flops, gemm_shapes
+
+    resolved = _centre(hidden, layers, res, batch, m)
+    built = STEP_KINDS["table1_m2"].build(resolved, torch.device("meta"), torch.float32)
+    with HostSyncAudit():
+        flops, _ = count_flops(built.step)
+    render = 2 * res * res * (2 * hidden + (layers - 2) * hidden * hidden + 3 * hidden)
+    assert built.images == batch
+    assert flops == pytest.approx(3 * (3 * m + 1) * batch * render, rel=0.02)
+    assert size_note("table1_m2", resolved) == f"{res}², {layers}×{hidden}, m={m}, B={batch}"
+    assert (batch, res * res, hidden, hidden) in gemm_shapes(resolved).values()
+
+
+def test_meta_red_step_uses_the_configured_denoiser_blur_and_red_parameters():
+    resolved = resolved_config([PAPER_CONFIG], {
+        "denoiser": {"depth": 4, "features": 6, "resolution": 16, "patch_size": 8},
+        "tasks": {"deblur": {"resolution": 16, "operator": {"kernel_size": 5, "kernel_std": 0.7}}},
+        "experiments": {"red_12": {"classical": {"params": {"lam": 123.0, "sigma_f": 0.07}}},
+                        "meta_red_ft_l2": {"outer": {"batch_size": 2}, "siren": {"hidden": 8, "layers": 3}}},
+    })
+    problem = meta_problem(resolved, "meta_red_ft_l2", torch.device("cpu"))
+    assert problem.images == 2 and tuple(problem.op.kernel.shape) == (5, 5)
+    assert problem.op.noise_std == resolved.all["meta_red_ft_l2"]["task"]["operator"]["noise_std"]
+    assert problem.solver.params == {"lam": 123.0, "sigma_f": 0.07, "relax": 1.0}
+    convs = [p for p in problem.groups[2]["params"] if p.dim() == 4]  # the fine-tuned DnCNN
+    assert len(convs) == 4 and convs[0].shape[0] == 6
+    assert problem.groups[2]["lr"] == resolved.all["meta_red_ft_l2"]["denoiser"]["lr"]
+    assert math.isfinite(float(problem.loss().detach()))
+
+
+@pytest.mark.parametrize("param", ["log", "linear"])
+def test_inner_rates_are_parametrised_as_the_spec_says(param):
+    """The workflow trains log-space rates (config.yaml ``inner.lr_param: log``); a benchmark
+    must time the same parametrisation, not the module's linear default."""
+    resolved = resolved_config([PAPER_CONFIG], {
+        "tasks": {"inpaint_center": {"resolution": 8}},
+        "experiment_defaults": {"siren": {"hidden": 8, "layers": 3}, "inner": {"lr_param": param}}})
+    problem = meta_problem(resolved, "meta_center_m2", torch.device("cpu"))
+    stored = problem.groups[1]["params"][0]
+    init = resolved.all["meta_center_m2"]["inner"]["lr_init"]
+    expected = math.log(init) if param == "log" else init
+    assert torch.allclose(stored, torch.full_like(stored, expected))
+    assert problem.groups[1]["lr"] == resolved.all["meta_center_m2"]["outer"]["inner_lr_lr"]
+
+
+def test_psnr_on_observed_pixels_is_the_package_psnr_restricted_to_the_mask():
+    from metainv.metrics import psnr_torch
+
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.rand(3, 3, 8, 8, generator=g), torch.rand(3, 3, 8, 8, generator=g)
+    mask = (torch.rand(3, 1, 8, 8, generator=g) < 0.3).float()
+    keep = mask.expand_as(x).bool()
+    for i in range(3):
+        mse = (x[i][keep[i]] - t[i][keep[i]]).pow(2).mean()
+        assert float(psnr_observed(x, t, mask)[i]) == pytest.approx(float(10 * torch.log10(1 / mse)), rel=1e-5)
+    full = torch.ones_like(mask)
+    assert torch.allclose(psnr_observed(x, t, full), psnr_torch(x, t), atol=1e-5)
+
+
+SCRIPTS = sorted(p.stem for p in (REPO / "benchmarks").glob("*.py") if not p.stem.startswith("_"))
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_every_benchmark_script_imports(name):
+    """A script whose package imports went stale fails here, not when someone next runs it."""
+    import importlib
+
+    module = importlib.import_module(name)
+    assert callable(getattr(module, "main", None)) or name == "step_kinds"
+
+
+def test_preprocess_child_imports_resolve():
+    """preprocess.py measures in a child process; its imports must exist in the package."""
+    import preprocess
+
+    lines = [line for line in preprocess.CHILD.splitlines() if line.startswith("from metainv")]
+    assert lines
+    exec("\n".join(lines), {})
