@@ -258,9 +258,8 @@ def config_flops(kinds, resolved: Resolved) -> dict:
 
 
 def curve_images(block: dict) -> int:
-    """Images a training curve scores at each validation: ``tuning_images`` (``val_images`` in
-    specs resolved before the typed specs renamed it)."""
-    return int(block["tuning_images"] if "tuning_images" in block else block["val_images"])
+    """Images a training curve scores at each validation (``tuning_images``)."""
+    return int(block["tuning_images"])
 
 
 def estimate_rows(resolved: Resolved, flops: dict, measured_s: dict | None = None) -> list[dict]:
