@@ -42,8 +42,9 @@ from metainv.meta.maml import adapt  # noqa: E402
 from metainv.metrics import psnr_torch  # noqa: E402
 from metainv.recon import TUNING_SEED_OFFSET, measure  # noqa: E402
 from metainv.solvers import build_solver  # noqa: E402
-from metainv.stages.meta_train import load_model, meta_train, solver_parts  # noqa: E402
-from metainv.stages.tune_classical import read_params  # noqa: E402
+from metainv.classical import read_params  # noqa: E402
+from metainv.metamodel import load_meta_model as load_model, solver_parts  # noqa: E402
+from metainv.stages.meta_train import meta_train  # noqa: E402
 
 
 def score(spec, model_path, denoiser_path, x, op, y, red_params) -> dict[str, np.ndarray]:

@@ -31,7 +31,7 @@ from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.meta.maml import adapt
 from metainv.physics import build_operator
 from metainv.solvers import build_solver
-from metainv.stages.meta_train import load_model
+from metainv.metamodel import load_meta_model as load_model
 
 
 class ScaledRates(torch.nn.Module):

@@ -126,7 +126,7 @@ def test_train_denoiser_writes_model_log_and_eval(tiny_store, tmp_path):
     assert saved["gain_db"] == pytest.approx(saved["denoised_psnr"] - saved["noisy_psnr"])
     assert result == saved
     log = (out / "train_log.csv").read_text().splitlines()
-    assert len(log) == 9 and "val_psnr" in log[0]
+    assert len(log) == 9 and "tuning_psnr" in log[0]
     assert float(load_denoiser(out / "model.pt").noise_level) == pytest.approx(0.05)
 
 

@@ -100,8 +100,8 @@ def test_gpu_smoke_config_plans_the_paper_workflow(tiny_check):
     _, r = tiny_check
     smoke = r["smoke"]
     assert smoke["mode"] == "plan" and smoke["returncode"] == 0, smoke.get("tail")
-    for rule in ("prepare_sample", "train_denoiser", "meta_train", "reconstruct_meta", "tune_classical",
-                 "solve_classical", "evaluate", "table", "figure"):
+    for rule in ("prepare_sample", "train_denoiser", "meta_train", "reconstruct", "tune_classical",
+                 "evaluate", "table", "figure"):
         assert smoke["jobs"].get(rule, 0) > 0, (rule, smoke["jobs"])
     assert "download_celeba" not in smoke["jobs"]
 

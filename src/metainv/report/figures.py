@@ -27,7 +27,7 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) ->
     """Outer loss (log scale), inner losses per step, the learned inner rates per step
     (``rate_k``, or the Meta-SGD mean with its min–max band) and validation PSNR."""
     log = pd.read_csv(log_csv)
-    has_val = "val_psnr" in log and log["val_psnr"].notna().any()
+    has_val = "tuning_psnr" in log and log["tuning_psnr"].notna().any()
     rate_cols = [c for c in log.columns if c.startswith("rate_") and not c.endswith(("_min", "_max"))]
     n_panels = 1 + bool(rate_cols) + has_val
     fig, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 3.6), squeeze=False)
@@ -55,9 +55,9 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) ->
         ax.set_title("inner rates" + (" (mean, min–max)" if rate_cols[0].endswith("_mean") else ""))
         ax.legend(fontsize=7)
     if has_val:
-        val = log.dropna(subset=["val_psnr"])
+        val = log.dropna(subset=["tuning_psnr"])
         ax = axes[0, n_panels - 1]
-        ax.plot(val.step, val.val_psnr, marker="o", ms=3)
+        ax.plot(val.step, val.tuning_psnr, marker="o", ms=3)
         ax.set_xlabel("outer step")
         ax.set_ylabel("PSNR (dB)")
         ax.set_title("validation PSNR")
