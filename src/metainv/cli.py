@@ -277,7 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=command.help, description=command.help, formatter_class=_Formatter)
         sp.set_defaults(command_spec=command)
         for f in command.flags:
-            sp.add_argument(f.option, dest=f.dest, help=f.help, **f.options)
+            options = dict(f.options)
+            if options.get("action") is None and "choices" not in options:  # --data DATA, not DATA_DIR
+                options.setdefault("metavar", f.option.lstrip("-").upper().replace("-", "_"))
+            sp.add_argument(f.option, dest=f.dest, help=f.help, **options)
     return p
 
 

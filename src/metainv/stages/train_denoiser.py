@@ -64,7 +64,7 @@ def train_denoiser(
 
     trainer.run(step_fn, validate_fn, int(spec["validate_every"]))
     net.eval()
-    save_denoiser(net, model_path, steps_trained=trainer.step)
+    save_denoiser(net, model_path, steps_trained=trainer.step, selected_step=trainer.selected_step)
     result = {"noise_std": float(spec["noise_std"]), "images": len(held_images), "steps": trainer.step,
               **evaluate_denoiser(net, held_images, float(spec["noise_std"]), tuning_seed(spec))}
     result["gain_db"] = result["denoised_psnr"] - result["noisy_psnr"]
