@@ -22,7 +22,6 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/meta.smk"
 include: "workflow/rules/denoiser.smk"
 include: "workflow/rules/baselines.smk"
-include: "workflow/rules/interpolate.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

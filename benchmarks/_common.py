@@ -76,7 +76,7 @@ def solver_params(resolved: Resolved, spec: Mapping, params_path: str | Path | N
     """The RED/HQS parameters an experiment's solver runs with: the tuned ``params.json`` when
     given, else those configured for the experiment its ``params_from`` names (classical
     ``params``), else the solver's own ``params``."""
-    from metainv.stages.tune_classical import read_params
+    from metainv.classical import read_params
 
     if params_path is not None:
         return read_params(params_path)
@@ -248,8 +248,9 @@ def train_meta(spec: Mapping, data_dir: str | Path, device: torch.device = torch
                denoiser_path: str | Path | None = None, solver_params_path: str | Path | None = None):
     """Meta-train ``spec`` with the workflow's own stage (:func:`metainv.stages.meta_train.meta_train`,
     Algorithm 2 through :class:`metainv.train.Trainer`) in a temporary folder; returns
-    (log rows, the saved model dict, θ, α) as :func:`~metainv.stages.meta_train.load_model` reads them."""
-    from metainv.stages.meta_train import load_model, meta_train
+    (log rows, the saved model dict, θ, α) as :func:`~metainv.metamodel.load_meta_model` reads them."""
+    from metainv.metamodel import load_meta_model as load_model
+    from metainv.stages.meta_train import meta_train
 
     with tempfile.TemporaryDirectory(prefix="metainv-bench-") as tmp:
         model = Path(tmp) / "model.pt"

@@ -26,7 +26,8 @@ from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.meta.maml import adapt, adapted_count
 from metainv.metrics import psnr_torch
 from metainv.recon import TUNING_SEED_OFFSET, measure
-from metainv.stages.meta_train import load_model, meta_train, solver_parts
+from metainv.metamodel import load_meta_model as load_model, solver_parts
+from metainv.stages.meta_train import meta_train
 from metainv.stats import paired_bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]

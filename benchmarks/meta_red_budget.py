@@ -37,8 +37,8 @@ from metainv.meta.maml import adapt
 from metainv.metrics import psnr_torch
 from metainv.recon import TUNING_SEED_OFFSET, measure
 from metainv.solvers import build_solver
-from metainv.stages.meta_train import solver_parts
-from metainv.stages.tune_classical import classical_solver_config, read_params
+from metainv.metamodel import solver_parts
+from metainv.classical import classical_solver_config, read_params
 from metainv.stats import paired_bootstrap
 
 

@@ -34,7 +34,7 @@ from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.meta.maml import adapt
 from metainv.metrics import psnr_torch
 from metainv.recon import TUNING_SEED_OFFSET, measure
-from metainv.stages.meta_train import load_model, solver_parts
+from metainv.metamodel import load_meta_model as load_model, solver_parts
 
 
 class ScaledRates(torch.nn.Module):

@@ -49,7 +49,7 @@ from metainv.meta.maml import adapt
 from metainv.metrics import psnr_torch
 from metainv.recon import TUNING_SEED_OFFSET, evaluation_seed, measure
 from metainv.solvers.interpolate import interpolate_batch
-from metainv.stages.meta_train import solver_parts
+from metainv.metamodel import solver_parts
 from metainv.stats import paired_bootstrap
 
 KS = ("10", "500", "1000", "half")

@@ -126,7 +126,7 @@ def test_train_denoiser_writes_model_log_and_eval(tiny_store, tmp_path):
     assert saved["gain_db"] == pytest.approx(saved["denoised_psnr"] - saved["noisy_psnr"])
     assert result == saved
     log = (out / "train_log.csv").read_text().splitlines()
-    assert len(log) == 9 and "val_psnr" in log[0]
+    assert len(log) == 9 and "tuning_psnr" in log[0]
     assert float(load_denoiser(out / "model.pt").noise_level) == pytest.approx(0.05)
 
 
@@ -169,3 +169,16 @@ def test_train_denoiser_resumes_after_interruption(tiny_store, tmp_path, monkeyp
     b = torch.load(run / "model.pt", weights_only=True)["state_dict"]
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_a_dncnn_file_that_would_run_code_is_refused_naming_it(tmp_path):
+    from metainv.train import UnsafeFileError
+
+    class CreatesAFile:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "created"), "w"))
+
+    save_denoiser(DnCNN(depth=3, features=4), tmp_path / "dncnn.pt", extra=CreatesAFile())
+    with pytest.raises(UnsafeFileError, match="dncnn.pt"):
+        load_denoiser(tmp_path / "dncnn.pt")
+    assert not (tmp_path / "created").exists()

@@ -103,8 +103,8 @@ def test_gpu_smoke_config_plans_the_paper_workflow(tiny_check):
     _, r = tiny_check
     smoke = r["smoke"]
     assert smoke["mode"] == "plan" and smoke["returncode"] == 0, smoke.get("tail")
-    for rule in ("prepare_sample", "train_denoiser", "meta_train", "reconstruct_meta", "tune_classical",
-                 "solve_classical", "evaluate", "table", "figure"):
+    for rule in ("prepare_sample", "train_denoiser", "meta_train", "reconstruct", "tune_classical",
+                 "evaluate", "table", "figure"):
         assert smoke["jobs"].get(rule, 0) > 0, (rule, smoke["jobs"])
     assert "download_celeba" not in smoke["jobs"]
 
@@ -118,7 +118,7 @@ def test_gpu_smoke_keeps_the_paper_sizes():
         assert key not in smoke["denoiser"]
     for spec in smoke["experiments"].values():
         assert set(spec) <= {"outer", "classical", "enabled"}
-        assert set(spec.get("outer", {})) <= {"steps", "validate_every", "checkpoint_every", "val_images"}
+        assert set(spec.get("outer", {})) <= {"steps", "validate_every", "checkpoint_every", "tuning_images"}
 
 
 @pytest.mark.parametrize("kind", list(STEP_KINDS))

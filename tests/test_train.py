@@ -115,14 +115,14 @@ def _peaked_validation(model, peak_step):
 
     def validate_fn(step):
         seen[step] = model.weight.detach().clone()
-        return {"val_psnr": 30.0 - abs(step - peak_step)}
+        return {"tuning_psnr": 30.0 - abs(step - peak_step)}
 
     return validate_fn, seen
 
 
 def test_keep_best_restores_the_weights_of_the_best_validated_step(tmp_path):
     model, trainer, step_fn = make(tmp_path / "best", total=12)
-    trainer.keep_best = "val_psnr"
+    trainer.keep_best = "tuning_psnr"
     validate_fn, seen = _peaked_validation(model, peak_step=6)
     trainer.run(step_fn, validate_fn, validate_every=3)
     assert sorted(seen) == [3, 6, 9, 12] and trainer.selected_step == 6
@@ -136,13 +136,52 @@ def test_keep_best_restores_the_weights_of_the_best_validated_step(tmp_path):
 
 def test_keep_best_survives_a_crash_and_resume(tmp_path):
     model, trainer, step_fn = make(tmp_path, total=12, crash_at=10)
-    trainer.keep_best = "val_psnr"
+    trainer.keep_best = "tuning_psnr"
     validate_fn, seen = _peaked_validation(model, peak_step=3)
     with pytest.raises(Crash):
         trainer.run(step_fn, validate_fn, validate_every=3)
     model2, trainer2, step_fn2 = make(tmp_path, total=12)
-    trainer2.keep_best = "val_psnr"
+    trainer2.keep_best = "tuning_psnr"
     validate_fn2, _ = _peaked_validation(model2, peak_step=3)
     trainer2.run(step_fn2, validate_fn2, validate_every=3)
     assert trainer2.resumed_from == 9 and trainer2.selected_step == 3
     assert torch.equal(model2.weight, seen[3])
+
+
+class _CreatesAFile:
+    """Unpickling this calls open(path, "w"): a stand-in for any code a pickle can run."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_tampered_checkpoint_is_refused_and_runs_nothing(tmp_path):
+    """A checkpoint.pt whose unpickling would create a file: the resume refuses it naming the
+    file (never moved aside as merely corrupt), nothing in it runs, and it stays for inspection."""
+    from metainv.errors import MetainvError
+    from metainv.train import UnsafeFileError
+
+    _, trainer, step_fn = make(tmp_path, total=3)
+    trainer.run(step_fn)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    witness = tmp_path / "created_by_unpickling"
+    torch.save({**state, "rows": [*state["rows"], _CreatesAFile(witness)]}, tmp_path / "checkpoint.pt")
+    _, trainer2, step_fn2 = make(tmp_path, total=6)
+    with pytest.raises(UnsafeFileError, match="checkpoint.pt") as info:
+        trainer2.run(step_fn2)
+    assert isinstance(info.value, MetainvError)
+    assert not witness.exists()
+    assert (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "checkpoint.corrupt").exists()
+
+
+def test_a_truncated_checkpoint_is_still_set_aside(tmp_path):
+    _, trainer, step_fn = make(tmp_path, total=3)
+    trainer.run(step_fn)
+    data = (tmp_path / "checkpoint.pt").read_bytes()
+    (tmp_path / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    _, trainer2, step_fn2 = make(tmp_path, total=3)
+    trainer2.run(step_fn2)
+    assert trainer2.resumed_from is None and (tmp_path / "checkpoint.corrupt").exists()

@@ -61,7 +61,7 @@ def test_meta_train_curve_scores_tuning_images_and_trains_without_them(tiny_stor
     monkeypatch.setattr(stage, "to_tensor", lambda a, *r, **k: (seen.append(np.asarray(a)), real_to_tensor(a, *r, **k))[1])
     rows = stage.meta_train(spec, tiny_store, tmp_path / "m/model.pt", tmp_path / "m/log.csv",
                             torch.device("cpu"), progress=False)
-    assert len(rows) == 2 and all(np.isfinite(r["val_psnr"]) for r in rows)
+    assert len(rows) == 2 and all(np.isfinite(r["tuning_psnr"]) for r in rows)
     train = store.load_split(tiny_store, "train")
     tuning = {a.tobytes() for a in train[8:]}
     assert seen[0].shape[0] == 3 and {a.tobytes() for a in seen[0]} <= tuning  # the curve's images

@@ -11,17 +11,25 @@ a JSON/YAML file; an experiment spec written by hand gets the schema defaults fi
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import yaml
 
 from metainv import __version__
+from metainv.errors import MetainvError
 
 log = logging.getLogger("metainv")
+
+
+class UsageError(MetainvError):
+    """A flag's value cannot be used (malformed JSON, a missing file, a bad KEY=PATH pair);
+    the message names the flag."""
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -34,285 +42,249 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
         return super()._get_help_string(action)
 
 
-def _read_spec(text: str) -> dict:
-    """A JSON object, or ``@file`` holding JSON or YAML."""
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit status 1, like every other input error."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+# -- flag values → stage arguments -----------------------------------------------------------
+def _read_spec(text: str, flag: str = "--spec") -> Any:
+    """A JSON value, or ``@file`` holding JSON or YAML."""
     if text.startswith("@"):
-        return yaml.safe_load(Path(text[1:]).read_text())
-    return json.loads(text)
+        path = Path(text[1:])
+        try:
+            return yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"{flag} {text}: no such file") from None
+        except (OSError, yaml.YAMLError) as e:
+            raise UsageError(f"{flag} {text}: not readable as JSON or YAML: "
+                             f"{' '.join(str(e).split())}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{flag}: not valid JSON ({e}); pass a JSON object or @file") from None
 
 
-def _experiment(text: str) -> dict:
+def _object(value: Any, flag: str) -> dict:
+    if not isinstance(value, Mapping):
+        raise UsageError(f"{flag}: expected a JSON object, got {type(value).__name__}")
+    return dict(value)
+
+
+def _experiment(text: str, args: Mapping) -> dict:
     from metainv.config import normalise_spec
 
-    return normalise_spec(_read_spec(text))
+    return normalise_spec(_object(_read_spec(text), "--spec"))
 
 
-def _pairs(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"expected KEY=PATH, got {item!r}")
-        out[key] = value
-    return out
+def _denoiser_spec(text: str, args: Mapping) -> dict:
+    from metainv.config import normalise_denoiser_spec
+
+    return normalise_denoiser_spec(_object(_read_spec(text), "--spec"))
 
 
-def _device(name: str, spec: dict):
+def _raw_spec(text: str, args: Mapping) -> Any:
+    return _read_spec(text)
+
+
+def _pairs(flag: str) -> Callable[[list[str], Mapping], dict[str, str]]:
+    def convert(items: list[str], args: Mapping) -> dict[str, str]:
+        out = {}
+        for item in items:
+            key, sep, value = item.partition("=")
+            if not sep or not key or not value:
+                raise UsageError(f"{flag}: expected KEY=PATH, got {item!r}")
+            out[key] = value
+        return out
+
+    return convert
+
+
+def _device(name: str, args: Mapping):
     from metainv.device import resolve_device
 
-    return resolve_device(name, tf32=spec.get("tf32", False))
+    return resolve_device(name, tf32=bool(args.get("spec", {}).get("tf32", False)))
 
 
-# -- commands: parse, call one stage ----------------------------------------------------------
-def cmd_prepare_sample(a: argparse.Namespace) -> None:
-    from metainv.data.sample import prepare_sample
+# -- the table -------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """One flag: its option string, the stage argument it fills (``dest``), its help, an
+    optional ``convert(value, converted_so_far)`` and argparse options (required, default...)."""
 
-    path = prepare_sample(a.out, a.resolution, n_val=a.n_val, seed=a.seed,
-                          crops_per_portrait=a.crops, n_train=a.n_train)
-    log.info("wrote %s", path)
+    option: str
+    dest: str
+    help: str
+    convert: Callable[[Any, Mapping], Any] | None = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-
-def cmd_meta_train(a: argparse.Namespace) -> None:
-    from metainv.stages.meta_train import meta_train
-
-    spec = _experiment(a.spec)
-    meta_train(spec, a.data, a.model, a.log, _device(a.device, spec), progress=not a.no_progress,
-               denoiser_path=a.denoiser, solver_params_path=a.solver_params, curve_path=a.curve)
-
-
-def cmd_reconstruct_meta(a: argparse.Namespace) -> None:
-    from metainv.stages.reconstruct_meta import reconstruct_meta
-
-    spec = _experiment(a.spec)
-    reconstruct_meta(spec, a.model, a.data, a.out, _device(a.device, spec), denoiser_path=a.denoiser)
+    def but(self, **changes: Any) -> "Flag":
+        """This flag with another help (or dest, options)."""
+        return dataclasses.replace(self, **changes)
 
 
-def cmd_train_denoiser(a: argparse.Namespace) -> None:
-    from metainv.config import normalise_denoiser_spec
-    from metainv.stages.train_denoiser import train_denoiser
-
-    spec = normalise_denoiser_spec(_read_spec(a.spec))
-    train_denoiser(spec, a.data, a.model, a.log, a.eval, _device(a.device, spec),
-                   progress=not a.no_progress, curve_path=a.curve)
+def flag(option: str, dest: str, help: str, convert=None, **options: Any) -> Flag:
+    return Flag(option, dest, help, convert, options)
 
 
-def cmd_tune_classical(a: argparse.Namespace) -> None:
-    from metainv.stages.tune_classical import tune_classical
-
-    spec = _experiment(a.spec)
-    tune_classical(spec, a.denoiser, a.data, a.table, a.params, _device(a.device, spec))
+def required(option: str, dest: str, help: str, convert=None, **options: Any) -> Flag:
+    return Flag(option, dest, help, convert, {"required": True, **options})
 
 
-def cmd_solve_classical(a: argparse.Namespace) -> None:
-    from metainv.stages.solve_classical import solve_classical
-
-    spec = _experiment(a.spec)
-    solve_classical(spec, a.denoiser, a.params, a.data, a.out, _device(a.device, spec))
-
-
-def cmd_train_unet(a: argparse.Namespace) -> None:
-    from metainv.stages.train_unet import train_unet
-
-    spec = _experiment(a.spec)
-    train_unet(spec, a.data, a.model, a.log, _device(a.device, spec), progress=not a.no_progress,
-               curve_path=a.curve)
-
-
-def cmd_train_unrolled(a: argparse.Namespace) -> None:
-    from metainv.stages.train_unrolled import train_unrolled
-
-    spec = _experiment(a.spec)
-    train_unrolled(spec, a.data, a.denoiser, a.params, a.model, a.log, _device(a.device, spec),
-                   progress=not a.no_progress, curve_path=a.curve)
+EXPERIMENT_HELP = ("experiment spec (JSON or @file): resolved by the workflow, or by hand with the keys that "
+                   "differ from the schema defaults plus id and the task block")
+# flags shared by several commands, defined once (a command may give one its own help)
+SPEC = required("--spec", "spec", EXPERIMENT_HELP, _experiment)
+DATA = required("--data", "data_dir", "store folder (train.npy, val.npy)")
+DEVICE = flag("--device", "device", "auto (CUDA when present) | cpu | cuda[:N]", _device, default="auto")
+NO_PROGRESS = flag("--no-progress", "progress", "no progress bar (logs only)", lambda v, a: not v,
+                   action="store_true")
+MODEL_OUT = required("--model", "model_path", "model.pt to write")
+LOG = required("--log", "log_path", "train_log.csv to write")
+CURVE = required("--curve", "curve_path", "train_curve.png to write")
+DENOISER = required("--denoiser", "denoiser_path", "DnCNN model.pt")
+METRICS = flag("--metrics", "metrics", "EXPERIMENT=metrics.csv ... (experiments that ran)", _pairs("--metrics"),
+               nargs="*", default=[])
+CSV = required("--csv", "out_csv", "long-format CSV to write")
+MD = required("--md", "out_md", "markdown table to write")
+TRAINING = (DEVICE, NO_PROGRESS)
 
 
-def cmd_reconstruct_learned(a: argparse.Namespace) -> None:
-    from metainv.stages.reconstruct_learned import reconstruct_learned
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A CLI command: the stage it runs (``module:function``, imported only when it runs, so
+    ``metainv --help`` does not load torch), its help and its flags."""
 
-    spec = _experiment(a.spec)
-    reconstruct_learned(spec, a.model, a.data, a.out, _device(a.device, spec))
-def cmd_interpolate(a: argparse.Namespace) -> None:
-    from metainv.stages.interpolate import interpolate
-
-    interpolate(_experiment(a.spec), a.data, a.out)
-
-
-def cmd_claims(a: argparse.Namespace) -> None:
-    from metainv.stages.claims import claims
-
-    claims(_read_spec(a.spec), _pairs(a.metrics), a.csv, a.md, a.seed)
+    stage: str
+    help: str
+    flags: tuple[Flag, ...]
 
 
-def cmd_evaluate(a: argparse.Namespace) -> None:
-    from metainv.stages.evaluate import evaluate
+COMMANDS: dict[str, Command] = {
+    "prepare-sample": Command("metainv.data.sample:prepare_sample", "build the embedded sample dataset store", (
+        required("--out", "out_dir", "store folder (data/processed/sample/<res>)"),
+        required("--resolution", "resolution", "image side in pixels", type=int),
+        flag("--n-val", "n_val", "validation images", type=int, default=20),
+        flag("--n-train", "n_train", "training images (None: all the rest)", type=int, default=None),
+        flag("--seed", "seed", "seed of the split and the crops", type=int, default=0),
+        flag("--crops", "crops_per_portrait", "jittered face crops per portrait", type=int, default=20),
+    )),
+    "meta-train": Command("metainv.stages.meta_train:meta_train",
+                          "meta-train a SIREN initialisation (Algorithm 2; resumable)", (
+        SPEC, DATA, MODEL_OUT, LOG, CURVE,
+        flag("--denoiser", "denoiser_path", "DnCNN model.pt (solver kind red)"),
+        flag("--solver-params", "solver_params_path",
+             "params.json of a tuned classical solver (solver kind red with params_from)"),
+        *TRAINING,
+    )),
+    "train-denoiser": Command("metainv.stages.train_denoiser:train_denoiser",
+                              "train the DnCNN prior at one noise level (resumable)", (
+        SPEC.but(help="denoiser spec (config.denoiser + seed, tf32): JSON or @file; defaults filled in",
+                 convert=_denoiser_spec),
+        DATA.but(help="store folder (train.npy)"), MODEL_OUT, LOG, CURVE,
+        required("--eval", "eval_path", "eval.json to write: held-out PSNR, noisy vs denoised"),
+        *TRAINING,
+    )),
+    "tune-classical": Command("metainv.stages.tune_classical:tune_classical",
+                              "grid-search a classical solver's parameters on the tuning split (data.tuning)", (
+        SPEC.but(help=EXPERIMENT_HELP + " (method red | hqs)"), DATA.but(help="store folder (train.npy)"), DENOISER,
+        required("--table", "table_path", "tuning.csv to write: one row per combination"),
+        required("--params", "params_path", "params.json to write: the chosen parameters"),
+        DEVICE,
+    )),
+    "train-unet": Command("metainv.stages.train_unet:train_unet",
+                          "train the UNet baseline: zero-filled measurement + mask → image, L2 (resumable)", (
+        SPEC.but(help=EXPERIMENT_HELP + " (method unet)"), DATA, MODEL_OUT, LOG, CURVE, *TRAINING,
+    )),
+    "train-unrolled": Command("metainv.stages.train_unrolled:train_unrolled",
+                              "fine-tune the DnCNN inside RED/HQS unrolled for a fixed number of iterations, "
+                              "L2 (resumable)", (
+        SPEC.but(help=EXPERIMENT_HELP + " (method unrolled)"), DATA,
+        DENOISER.but(help="pretrained DnCNN model.pt"),
+        required("--params", "params_path", "params.json of the tuned classical solver"),
+        MODEL_OUT, LOG, CURVE, *TRAINING,
+    )),
+    "reconstruct": Command("metainv.stages.reconstruct:reconstruct",
+                           "reconstruct the validation set with any method (metainv.reconstructors): Meta "
+                           "(Algorithm 1), RED/HQS, UNet, unrolled, interpolation", (
+        SPEC, DATA.but(help="store folder (val.npy)"),
+        required("--out", "out_path", "recon.npz to write"),
+        flag("--model", "model_path", "model.pt (methods meta, unet, unrolled)"),
+        flag("--params", "params_path", "params.json written by tune-classical (methods red, hqs)"),
+        flag("--denoiser", "denoiser_path", "DnCNN model.pt (methods red, hqs; meta with solver kind red)"),
+        DEVICE,
+    )),
+    "evaluate": Command("metainv.stages.evaluate:evaluate",
+                        "per-image MSE / PSNR / SSIM of a reconstruction and of its input", (
+        required("--recon", "recon_npz", "recon.npz"),
+        DATA.but(help="store folder (val.npy: the ground truth)"),
+        required("--out", "out_csv", "metrics.csv to write"),
+        flag("--lpips", "lpips_nets", "LPIPS trunks to score with (columns LPIPS_<net>, input_LPIPS_<net>)",
+             nargs="*", default=[], choices=["alex", "vgg"]),
+    )),
+    "table": Command("metainv.stages.report:table", "build a paper table from per-image metrics", (
+        required("--number", "number", "table number (key of config.tables)"),
+        SPEC.but(help="table spec (config.tables.<number>): JSON or @file", convert=_raw_spec),
+        METRICS, CSV, MD,
+        flag("--tex", "out_tex", "LaTeX (booktabs) table to write"),
+    )),
+    "figure": Command("metainv.stages.report:figure", "sample reconstructions side by side", (
+        SPEC.but(help="figure spec (config.figures.<number>): JSON or @file", convert=_raw_spec),
+        DATA.but(help="store folder (val.npy: the ground truth)"),
+        required("--recon", "recons", "EXPERIMENT=recon.npz ... (placed by the spec's experiments layout)",
+                 _pairs("--recon"), nargs="+"),
+        METRICS.but(help="EXPERIMENT=metrics.csv ... (PSNR under each image)", options={"required": True, "nargs": "+"}),
+        required("--out", "out_png", "PNG to write"),
+    )),
+    "claims": Command("metainv.stages.claims:claims",
+                      "check the paper's claims: paired bootstrap comparisons of experiments", (
+        SPEC.but(dest="comparisons", help="comparisons (metainv.config.claims of the config): JSON list or @file",
+                 convert=_raw_spec),
+        METRICS, CSV.but(help="claims.csv to write"), MD.but(help="claims.md to write"),
+        flag("--seed", "seed", "bootstrap seed", type=int, default=0),
+    )),
+}
 
-    evaluate(a.recon, a.data, a.out, a.lpips)
 
-
-def cmd_table(a: argparse.Namespace) -> None:
-    from metainv.stages.report import table
-
-    table(a.number, _read_spec(a.spec), _pairs(a.metrics), a.csv, a.md, a.tex)
-
-
-def cmd_figure(a: argparse.Namespace) -> None:
-    from metainv.stages.report import figure
-
-    figure(_read_spec(a.spec), a.data, _pairs(a.recon), _pairs(a.metrics), a.out)
+def _run_stage(command: Command, args: argparse.Namespace) -> None:
+    """Convert the flags (in table order, so --device sees the spec) and call the stage."""
+    kwargs: dict[str, Any] = {}
+    for f in command.flags:
+        value = getattr(args, f.dest)
+        kwargs[f.dest] = f.convert(value, kwargs) if f.convert is not None else value
+    module, _, name = command.stage.partition(":")
+    result = getattr(importlib.import_module(module), name)(**kwargs)
+    if isinstance(result, Path):
+        log.info("wrote %s", result)
 
 
 # -- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="metainv", description=__doc__, formatter_class=_Formatter)
+    p = _Parser(prog="metainv", description=__doc__, formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"metainv {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (None: torch's default)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def add(name: str, fn: Callable, help: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help, description=help, formatter_class=_Formatter)
-        sp.set_defaults(func=fn)
-        return sp
-
-    def device(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N]")
-
-    def progress(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
     from metainv.data.commands import add_data_commands
 
     add_data_commands(sub)  # download-celeba, prepare (CelebA or an image folder)
     for parser in sub.choices.values():
         parser.formatter_class = _Formatter
-
-    sp = add("prepare-sample", cmd_prepare_sample, "build the embedded sample dataset store")
-    sp.add_argument("--out", required=True, help="store folder (data/processed/sample/<res>)")
-    sp.add_argument("--resolution", type=int, required=True, help="image side in pixels")
-    sp.add_argument("--n-val", type=int, default=20, help="validation images")
-    sp.add_argument("--n-train", type=int, default=None, help="training images (None: all the rest)")
-    sp.add_argument("--seed", type=int, default=0, help="seed of the split and the crops")
-    sp.add_argument("--crops", type=int, default=20, help="jittered face crops per portrait")
-
-    experiment = "experiment spec (JSON or @file): resolved by the workflow, or by hand with the " \
-                 "keys that differ from the schema defaults plus id and the task block"
-    sp = add("meta-train", cmd_meta_train, "meta-train a SIREN initialisation (Algorithm 2; resumable)")
-    sp.add_argument("--spec", required=True, help=experiment)
-    sp.add_argument("--data", required=True, help="store folder (train.npy, val.npy)")
-    sp.add_argument("--model", required=True, help="model.pt to write")
-    sp.add_argument("--log", required=True, help="train_log.csv to write")
-    sp.add_argument("--curve", required=True, help="train_curve.png to write")
-    sp.add_argument("--denoiser", default=None, help="DnCNN model.pt (solver kind red)")
-    sp.add_argument("--solver-params", default=None,
-                    help="params.json of a tuned classical solver (solver kind red with params_from)")
-    device(sp)
-    progress(sp)
-
-    sp = add("reconstruct-meta", cmd_reconstruct_meta,
-             "reconstruct the validation set with a trained initialisation (Algorithm 1)")
-    sp.add_argument("--spec", required=True, help=experiment)
-    sp.add_argument("--data", required=True, help="store folder (val.npy)")
-    sp.add_argument("--model", required=True, help="model.pt written by meta-train")
-    sp.add_argument("--out", required=True, help="recon.npz to write")
-    sp.add_argument("--denoiser", default=None, help="DnCNN model.pt (solver kind red)")
-    device(sp)
-
-    sp = add("train-denoiser", cmd_train_denoiser, "train the DnCNN prior at one noise level (resumable)")
-    sp.add_argument("--spec", required=True,
-                    help="denoiser spec (config.denoiser + seed, tf32): JSON or @file; defaults filled in")
-    sp.add_argument("--data", required=True, help="store folder (train.npy)")
-    sp.add_argument("--model", required=True, help="model.pt to write")
-    sp.add_argument("--log", required=True, help="train_log.csv to write")
-    sp.add_argument("--curve", required=True, help="train_curve.png to write")
-    sp.add_argument("--eval", required=True, help="eval.json to write: held-out PSNR, noisy vs denoised")
-    device(sp)
-    progress(sp)
-
-    sp = add("tune-classical", cmd_tune_classical,
-             "grid-search a classical solver's parameters on the tuning split (data.tuning)")
-    sp.add_argument("--spec", required=True, help=experiment + " (method red | hqs)")
-    sp.add_argument("--data", required=True, help="store folder (train.npy)")
-    sp.add_argument("--denoiser", required=True, help="DnCNN model.pt")
-    sp.add_argument("--table", required=True, help="tuning.csv to write: one row per combination")
-    sp.add_argument("--params", required=True, help="params.json to write: the chosen parameters")
-    device(sp)
-
-    sp = add("solve-classical", cmd_solve_classical,
-             "reconstruct the validation set with a classical solver (RED, HQS)")
-    sp.add_argument("--spec", required=True, help=experiment + " (method red | hqs)")
-    sp.add_argument("--data", required=True, help="store folder (val.npy)")
-    sp.add_argument("--denoiser", required=True, help="DnCNN model.pt")
-    sp.add_argument("--params", required=True, help="params.json written by tune-classical")
-    sp.add_argument("--out", required=True, help="recon.npz to write")
-    device(sp)
-
-    for name, fn, help in (("train-unet", cmd_train_unet,
-                            "train the UNet baseline: zero-filled measurement + mask → image, L2 (resumable)"),
-                           ("train-unrolled", cmd_train_unrolled,
-                            "fine-tune the DnCNN inside RED/HQS unrolled for a fixed number of iterations, "
-                            "L2 (resumable)")):
-        sp = add(name, fn, help)
-        sp.add_argument("--spec", required=True, help=experiment + (" (method unet)" if name == "train-unet"
-                                                                    else " (method unrolled)"))
-        sp.add_argument("--data", required=True, help="store folder (train.npy, val.npy)")
-        if name == "train-unrolled":
-            sp.add_argument("--denoiser", required=True, help="pretrained DnCNN model.pt")
-            sp.add_argument("--params", required=True, help="params.json of the tuned classical solver")
-        sp.add_argument("--model", required=True, help="model.pt to write")
-        sp.add_argument("--log", required=True, help="train_log.csv to write")
-        sp.add_argument("--curve", required=True, help="train_curve.png to write")
-        device(sp)
-        progress(sp)
-
-    sp = add("reconstruct-learned", cmd_reconstruct_learned,
-             "reconstruct the validation set with a trained UNet or unrolled solver")
-    sp.add_argument("--spec", required=True, help=experiment + " (method unet | unrolled)")
-    sp.add_argument("--data", required=True, help="store folder (val.npy)")
-    sp.add_argument("--model", required=True, help="model.pt written by train-unet / train-unrolled")
-    sp.add_argument("--out", required=True, help="recon.npz to write")
-    device(sp)
-    sp = add("interpolate", cmd_interpolate,
-             "reconstruct the validation set by linear interpolation of the observed pixels")
-    sp.add_argument("--spec", required=True, help=experiment + " (method interp, a masking task)")
-    sp.add_argument("--data", required=True, help="store folder (val.npy)")
-    sp.add_argument("--out", required=True, help="recon.npz to write")
-
-    sp = add("evaluate", cmd_evaluate, "per-image MSE / PSNR / SSIM of a reconstruction and of its input")
-    sp.add_argument("--recon", required=True, help="recon.npz")
-    sp.add_argument("--data", required=True, help="store folder (val.npy: the ground truth)")
-    sp.add_argument("--out", required=True, help="metrics.csv to write")
-    sp.add_argument("--lpips", nargs="*", default=[], choices=["alex", "vgg"],
-                    help="LPIPS trunks to score with (columns LPIPS_<net>, input_LPIPS_<net>)")
-
-    sp = add("table", cmd_table, "build a paper table from per-image metrics")
-    sp.add_argument("--number", required=True, help="table number (key of config.tables)")
-    sp.add_argument("--spec", required=True, help="table spec (config.tables.<number>): JSON or @file")
-    sp.add_argument("--metrics", nargs="*", default=[], help="EXPERIMENT=metrics.csv ... (experiments that ran)")
-    sp.add_argument("--csv", required=True, help="long-format CSV to write")
-    sp.add_argument("--md", required=True, help="markdown table to write")
-    sp.add_argument("--tex", default=None, help="LaTeX (booktabs) table to write")
-
-    sp = add("figure", cmd_figure, "sample reconstructions side by side")
-    sp.add_argument("--spec", required=True, help="figure spec (config.figures.<number>): JSON or @file")
-    sp.add_argument("--data", required=True, help="store folder (val.npy: the ground truth)")
-    sp.add_argument("--recon", nargs="+", required=True,
-                    help="EXPERIMENT=recon.npz ... (placed by the spec's experiments layout)")
-    sp.add_argument("--metrics", nargs="+", required=True,
-                    help="EXPERIMENT=metrics.csv ... (PSNR under each image)")
-    sp.add_argument("--out", required=True, help="PNG to write")
-    sp = add("claims", cmd_claims, "check the paper's claims: paired bootstrap comparisons of experiments")
-    sp.add_argument("--spec", required=True,
-                    help="comparisons (metainv.config.claims of the config): JSON list or @file")
-    sp.add_argument("--metrics", nargs="*", default=[], help="EXPERIMENT=metrics.csv ... (experiments that ran)")
-    sp.add_argument("--csv", required=True, help="claims.csv to write")
-    sp.add_argument("--md", required=True, help="claims.md to write")
-    sp.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    for name, command in COMMANDS.items():
+        sp = sub.add_parser(name, help=command.help, description=command.help, formatter_class=_Formatter)
+        sp.set_defaults(command_spec=command)
+        for f in command.flags:
+            options = dict(f.options)
+            if options.get("action") is None and "choices" not in options:  # --data DATA, not DATA_DIR
+                options.setdefault("metavar", f.option.lstrip("-").upper().replace("-", "_"))
+            sp.add_argument(f.option, dest=f.dest, help=f.help, **options)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from metainv.errors import MetainvError
-
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -321,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        args.func(args)
+        if getattr(args, "command_spec", None) is not None:
+            _run_stage(args.command_spec, args)
+        else:
+            args.func(args)
     except MetainvError as e:
         log.error("%s", e)
         return 1

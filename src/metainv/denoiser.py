@@ -137,8 +137,9 @@ def load_denoiser(path: str | Path, device: torch.device | str = "cpu", trainabl
     gradients flow *through* it to the solver's input.
     """
     from metainv.nets.dncnn import DnCNN
+    from metainv.train import load_tensors
 
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = load_tensors(path)  # weights only: a file that would run code is refused
     net = DnCNN(**blob["hparams"])
     net.load_state_dict(blob["state_dict"])
     net.to(device).eval()

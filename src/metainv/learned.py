@@ -8,10 +8,13 @@ with L2 to ground truth on the meta experiments' training split:
   with the pretrained DnCNN fine-tuned, solver parameters as tuned for the classical run.
 
 ``model.pt`` (this module owns the format): ``{"method", "hparams", "denoiser_hparams"
-(unrolled), "state_dict", "spec", "steps_trained"}`` — enough to rebuild the network
-without the configuration. An experiment spec carries a ``train`` block::
+(unrolled), "state_dict", "spec", "steps_trained", "selected_step"}`` — enough to rebuild the
+network without the configuration; tensors, numbers, strings and plain containers only, read
+by :func:`metainv.train.load_tensors` (never runs code). An experiment spec carries a
+``train`` block::
 
-    train: {lr, batch_size, steps, loss, checkpoint_every, validate_every, tuning_images, grad_clip}
+    train: {lr, batch_size, steps, loss, checkpoint_every, validate_every, tuning_images, keep,
+            grad_clip}
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from metainv.train import Trainer, atomic_torch_save, make_supervised_step
+from metainv.errors import MetainvError
+from metainv.train import (TUNING_COLUMN, Trainer, atomic_torch_save, keep_best_column, load_tensors,
+                           make_supervised_step)
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +49,26 @@ def build_unrolled(spec: Mapping, denoiser: nn.Module, params: Mapping) -> nn.Mo
 
     cfg = spec["unrolled"]
     return UnrolledSolver(cfg["solver"], denoiser, params, steps=int(cfg["steps"]),
-                          checkpoint_denoiser=bool(cfg.get("checkpoint_denoiser", False)))
+                          checkpoint_denoiser=bool(cfg["checkpoint_denoiser"]))
 
 
-def save_learned(model: nn.Module, path: str | Path, method: str, spec: Mapping, steps_trained: int) -> None:
+def build_unrolled_from_files(spec: Mapping, denoiser_path: str | Path, params_path: str | Path,
+                              device: torch.device | str = "cpu") -> nn.Module:
+    """The unrolled solver to fine-tune: the pretrained DnCNN (trainable) and the classical
+    run's tuned parameters (``params.json``, :func:`metainv.classical.read_params`)."""
+    from metainv.classical import read_params
+    from metainv.denoiser import load_denoiser
+
+    denoiser = load_denoiser(denoiser_path, device, trainable=True)
+    return build_unrolled(spec, denoiser, read_params(params_path)).to(device)
+
+
+def save_learned(model: nn.Module, path: str | Path, method: str, spec: Mapping, steps_trained: int,
+                 selected_step: int | None = None) -> None:
+    """Write ``model.pt`` atomically (see the module docstring)."""
     blob = {"method": method, "hparams": model.hparams(), "state_dict": model.state_dict(),
-            "spec": dict(spec), "steps_trained": steps_trained}
+            "spec": dict(spec), "steps_trained": int(steps_trained),
+            "selected_step": None if selected_step is None else int(selected_step)}
     if method == "unrolled":
         blob["denoiser_hparams"] = model.denoiser.hparams()
     atomic_torch_save(blob, path)
@@ -57,7 +76,9 @@ def save_learned(model: nn.Module, path: str | Path, method: str, spec: Mapping,
 
 def load_learned(path: str | Path, device: torch.device | str = "cpu") -> nn.Module:
     """Rebuild a UNet or an unrolled solver from ``model.pt``, in eval mode, on ``device``."""
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    blob = load_tensors(path)
+    if not isinstance(blob, dict):
+        raise MetainvError(f"{path}: not a learned-baseline model file")
     if blob.get("method") == "unet":
         from metainv.nets.unet import InpaintingUNet
 
@@ -69,7 +90,7 @@ def load_learned(path: str | Path, device: torch.device | str = "cpu") -> nn.Mod
         h = blob["hparams"]
         model = UnrolledSolver(h["method"], DnCNN(**blob["denoiser_hparams"]), h["params"], h["steps"])
     else:
-        raise ValueError(f"{path}: not a learned-baseline model file (method {blob.get('method')!r})")
+        raise MetainvError(f"{path}: not a learned-baseline model file (method {blob.get('method')!r})")
     model.load_state_dict(blob["state_dict"])
     return model.to(device).eval()
 
@@ -78,18 +99,17 @@ def fit_supervised(spec: Mapping, model: nn.Module, name: str, data_dir: str | P
                    log_path: str | Path, device: torch.device, progress: bool = True) -> list[dict]:
     """Train ``model(y, op)`` with L2 (``train.loss``) to ground truth on the training split
     (less its tuning tail) by :class:`metainv.train.Trainer` (checkpoint/resume, NaN stop, CSV
-    log, a PSNR curve on fixed measurements of the first ``train.tuning_images`` tuning images —
-    never the validation split); write model.pt.
+    log, a PSNR curve ``tuning_psnr`` on fixed measurements of the first ``train.tuning_images``
+    tuning images — never the validation split); write model.pt, holding the weights of the
+    step ``train.keep`` selects (best: highest ``tuning_psnr``, the rule of Meta's ``outer.keep``).
 
     Measurements are drawn exactly as for meta-training (:func:`metainv.recon.measure`):
     random inpainting draws K per batch from the task's distribution, so one model serves
     every K of Table 2.
     """
-    import numpy as np  # noqa: F401  (uint8 store arrays)
-
     from metainv.data.store import load_split, split_tuning, to_tensor
-    from metainv.recon import measure
     from metainv.metrics import psnr_torch
+    from metainv.recon import measure, tuning_measurement
 
     cfg = spec["train"]
     seed = int(spec["seed"])
@@ -103,21 +123,22 @@ def fit_supervised(spec: Mapping, model: nn.Module, name: str, data_dir: str | P
     trainer = Trainer({name: model}, {"adam": optimizer}, total_steps=int(cfg["steps"]),
                       checkpoint_path=model_path.with_name("checkpoint.pt"), log_path=log_path, seed=seed,
                       config=dict(spec), checkpoint_every=int(cfg["checkpoint_every"]),
-                      desc=f"train {spec['id']}", progress=progress)
+                      desc=f"train {spec['id']}", progress=progress,
+                      keep_best=keep_best_column(cfg["keep"]))
     step_fn = make_supervised_step(model, optimizer, train, trainer.generator,
                                    lambda x, g: measure(spec, x, g), int(cfg["batch_size"]), device,
-                                   loss=cfg.get("loss", "l2"), grad_clip=cfg.get("grad_clip"))
-    # validation measurements fixed once (own seed), as for the meta runs
-    val_op, val_y = measure(spec, val, torch.Generator().manual_seed(seed + 1), spec["eval"].get("observed"))
+                                   loss=cfg["loss"], grad_clip=cfg["grad_clip"])
+    # the curve's measurements fixed once (the tuning seed), as for the meta runs
+    val_op, val_y = tuning_measurement(spec, val, spec["eval"]["observed"])
 
     def validate_fn(step: int) -> dict[str, float]:
         with torch.no_grad():
-            return {"val_psnr": psnr_torch(model(val_y, val_op), val).mean().item()}
+            return {TUNING_COLUMN: psnr_torch(model(val_y, val_op), val).mean().item()}
 
     rows = trainer.run(step_fn, validate_fn, int(cfg["validate_every"]))
     model.eval()
-    save_learned(model, model_path, spec["method"], spec, trainer.step)
+    save_learned(model, model_path, spec["method"], spec, trainer.step, trainer.selected_step)
     return rows
 
 
-__all__ = ["build_unet", "build_unrolled", "save_learned", "load_learned", "fit_supervised"]
+__all__ = ["build_unet", "build_unrolled", "build_unrolled_from_files", "save_learned", "load_learned", "fit_supervised"]

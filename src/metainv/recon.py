@@ -1,9 +1,11 @@
 """The reconstruction file ``recon.npz`` and the measurements it is made from: one owner.
 
 Every method of a task is scored on the same measurements of the validation images: the
-operator and noise come from :func:`measure` with :func:`evaluation_seed` (``seed`` + 1000);
-parameter searches use :data:`TUNING_SEED_OFFSET` (``seed`` + 2000) on held-out training
-images. ``recon.npz`` holds, as float16 N×H×W×C:
+operator and noise come from :func:`measure` with :func:`evaluation_seed` (``seed`` + 1000).
+Everything scored on the tuning split (held-out training images) — classical parameter
+searches, the training curves of every learned model (Meta, UNet, unrolled, DnCNN) that
+``keep: best`` selects a step on — uses :func:`tuning_seed` (``seed`` + 2000). This module
+names every seed offset of the package. ``recon.npz`` holds, as float16 N×H×W×C:
 
 - ``recon``: the reconstructions x̂;
 - ``measurement``: y in image space (zero-filled for masks, the blurred image for blur) — the
@@ -33,6 +35,18 @@ TUNING_SEED_OFFSET = 2000  # measurements of the tuning images: seed + 2000
 def evaluation_seed(spec: Mapping) -> int:
     """The seed of a task's evaluation measurements, shared by all its experiments."""
     return int(spec["seed"]) + EVALUATION_SEED_OFFSET
+
+
+def tuning_seed(spec: Mapping) -> int:
+    """The seed of the measurements (or denoiser noise) of the tuning split."""
+    return int(spec["seed"]) + TUNING_SEED_OFFSET
+
+
+def tuning_measurement(spec: Mapping, x: torch.Tensor, observed: Any = None
+                       ) -> tuple[LinearOperator, torch.Tensor]:
+    """The fixed measurement of tuning images ``x`` (:func:`tuning_seed`): a parameter
+    search and a training curve see the same masks and noise at every step."""
+    return measure(spec, x, torch.Generator().manual_seed(tuning_seed(spec)), observed)
 
 
 def measure(spec: Mapping, x: torch.Tensor, generator: torch.Generator,
@@ -83,5 +97,5 @@ def load_reconstruction(path: str | Path) -> Reconstruction:
         return Reconstruction(f["recon"], f["measurement"], f["mask"] if "mask" in f else None)
 
 
-__all__ = ["evaluation_seed", "measure", "evaluation_measurement", "select", "save_reconstruction",
+__all__ = ["evaluation_seed", "tuning_seed", "tuning_measurement", "measure", "evaluation_measurement", "select", "save_reconstruction",
            "load_reconstruction", "Reconstruction", "EVALUATION_SEED_OFFSET", "TUNING_SEED_OFFSET"]

@@ -10,7 +10,13 @@ The loop owns what every long job needs and nothing model-specific:
 * a non-finite loss (or an optimiser update that overflows the parameters' dtype, e.g. a
   learning rate of 1e39) stops training with a :class:`NonFiniteLossError` that names the
   step, says which checkpoint exists and what a rerun will do — never a NaN model;
-* a CSV log (one row per step, validation columns where validated) and a tqdm bar.
+* a CSV log (one row per step, validation columns where validated) and a tqdm bar;
+* the same keep rule for every model: ``keep_best`` (``keep: best`` in a spec) restores the
+  weights of the step where the tuning curve (``tuning_psnr``, tuning-split images measured
+  with :func:`metainv.recon.tuning_seed`) was highest.
+
+Model files and checkpoints hold only tensors, numbers, strings and plain containers, and are
+read by :func:`load_tensors` (``torch.load(weights_only=True)``): loading one never runs code.
 
 The model-specific part is ``step_fn(step) -> {"loss": float, ...}``, which draws its batch
 from :attr:`Trainer.generator` (saved in checkpoints) and performs one optimiser update.
@@ -25,6 +31,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -44,6 +51,53 @@ Measure = Callable[[torch.Tensor, torch.Generator], tuple[Any, torch.Tensor]]
 
 class NonFiniteLossError(MetainvError, RuntimeError):
     """Training produced a NaN/Inf loss or an overflowing update; no NaN model is written."""
+
+
+class UnsafeFileError(MetainvError):
+    """A model file or checkpoint holds more than tensors, numbers, strings and plain
+    containers: it is refused, never unpickled (that could run code)."""
+
+
+def _names_a_global(error: pickle.UnpicklingError) -> bool:
+    """torch's weights-only unpickler refused a global (a class or function to call)."""
+    text = str(error)
+    return "allowed global" in text or "Unsupported global" in text
+
+
+def load_tensors(path: str | Path, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors, numbers, strings and plain
+    containers only. A file that names anything else (a class, ``os.system``, ``open``) is
+    refused with :class:`UnsafeFileError` naming it, before anything in it runs; any other
+    unreadable file raises the loader's own error (a truncated checkpoint is set aside by
+    :meth:`Trainer.try_resume`)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if _names_a_global(e):
+            raise UnsafeFileError(
+                f"{path}: refused to load: it holds more than tensors, numbers, strings and plain "
+                f"containers, and unpickling it could run code ({_refused_global(e)})") from None
+        raise
+
+
+def _refused_global(error: pickle.UnpicklingError) -> str:
+    """The line of torch's message that names the refused global."""
+    for line in str(error).splitlines():
+        if "global" in line.lower():
+            return line.strip()
+    return "a global"
+
+
+#: The training-curve column of every learned model: mean PSNR on fixed measurements of
+#: tuning-split images (never the validation split); what ``keep: best`` maximises.
+TUNING_COLUMN = "tuning_psnr"
+
+
+def keep_best_column(keep: str) -> str | None:
+    """``keep: best`` → :data:`TUNING_COLUMN` (select the best step), ``last`` → None."""
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be best or last, got {keep!r}")
+    return TUNING_COLUMN if keep == "best" else None
 
 
 def fingerprint(spec: Any) -> str:
@@ -73,8 +127,8 @@ class Trainer:
     keep_eval:
         Names of modules that stay in eval mode while their weights train.
     keep_best:
-        A column that ``validate_fn`` returns (higher is better, e.g. ``val_psnr`` on the
-        tuning split): after the last step the modules are set back to the weights of the
+        A column that ``validate_fn`` returns (higher is better, e.g. ``tuning_psnr`` on
+        the tuning split): after the last step the modules are set back to the weights of the
         validated step where it was highest (kept in the checkpoint, so a resumed run selects
         the same step; :attr:`selected_step`). None keeps the last step's weights.
     """
@@ -139,7 +193,9 @@ class Trainer:
         if not self.checkpoint_path.exists():
             return False
         try:
-            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+            state = load_tensors(self.checkpoint_path)
+        except UnsafeFileError:
+            raise  # never set aside silently: someone put a file there that would run code
         except Exception as e:  # truncated/corrupt: set aside, start over
             log.warning("unreadable checkpoint %s (%s); starting over", self.checkpoint_path, e)
             os.replace(self.checkpoint_path, self.checkpoint_path.with_suffix(".corrupt"))
@@ -257,7 +313,8 @@ def make_supervised_step(
     measure: Measure,
     batch_size: int,
     device: torch.device | str = "cpu",
-    loss: str = "l2",
+    *,
+    loss: str,
     grad_clip: float | None = None,
 ) -> StepFn:
     """``step_fn(step)`` for :class:`Trainer` training a reconstruction network end to end:

@@ -58,7 +58,9 @@ def test_paper_config_plans_download_and_prepare(tmp_path):
     assert download["output"] == ["data/raw/celeba/checksums.md5"]
     assert "download-celeba --raw-dir data/raw/celeba" in download["shell"]
     assert_cli_accepts(download["shell"])
-    config = yaml.safe_load(PAPER_CONFIG.read_text())
+    from metainv.config import load_config
+
+    config = load_config(PAPER_CONFIG)  # resolved: the defaults the Snakefile sees
     task_res = {t["resolution"] for t in config["tasks"].values()}
     planned_res = set()
     for job in by_rule["prepare_celeba"]:

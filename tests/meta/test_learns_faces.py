@@ -18,7 +18,7 @@ from metainv.data.store import load_split, split_tuning
 from metainv.metrics import image_metrics
 from metainv.recon import load_reconstruction
 from metainv.stages.meta_train import meta_train
-from metainv.stages.reconstruct_meta import reconstruct_meta
+from metainv.stages.reconstruct import reconstruct
 
 pytestmark = pytest.mark.slow
 CPU = torch.device("cpu")
@@ -40,7 +40,7 @@ def test_centre_meta_beats_the_training_mean_image(tmp_path):
                   "checkpoint_every": 1000, "validate_every": 0, "tuning_images": 4},
         "eval": {"batch_size": 20}})
     log = meta_train(spec, store, tmp_path / "model.pt", tmp_path / "log.csv", CPU, progress=False)
-    reconstruct_meta(spec, tmp_path / "model.pt", store, tmp_path / "recon.npz", CPU)
+    reconstruct(spec, store, tmp_path / "recon.npz", CPU, model_path=tmp_path / "model.pt")
     rec = load_reconstruction(tmp_path / "recon.npz")
 
     train = load_split(store, "train").astype(np.float64) / 255

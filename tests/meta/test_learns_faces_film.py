@@ -3,7 +3,7 @@ modulations, and an inner loop that adapts z only.
 
 The same set-up as tests/meta/test_learns_faces.py (centre inpainting of the embedded sample
 faces at 32², gradient descent as f, a few hundred outer steps through the meta_train and
-reconstruct_meta stages): the FiLM fill must beat the mean of the training images — the best
+reconstruct stages): the FiLM fill must beat the mean of the training images — the best
 fixed fill in L2 — on the validation faces. A model whose latent-only inner loop adapts nothing
 cannot (after 5 outer steps it is within 0.1 dB of the mean fill).
 """
@@ -19,8 +19,9 @@ from metainv.meta.model import build_model
 from metainv.metrics import image_metrics
 from metainv.nets.modulated_siren import ModulatedSiren
 from metainv.recon import load_reconstruction
-from metainv.stages.meta_train import load_model, meta_train
-from metainv.stages.reconstruct_meta import reconstruct_meta
+from metainv.metamodel import load_meta_model as load_model
+from metainv.stages.meta_train import meta_train
+from metainv.stages.reconstruct import reconstruct
 
 pytestmark = pytest.mark.slow
 CPU = torch.device("cpu")
@@ -41,7 +42,6 @@ def test_latent_only_film_beats_the_training_mean_image(tmp_path):
         "outer": {"lr": 1e-3, "inner_lr_lr": 0.05, "batch_size": 5, "steps": 200,
                   "checkpoint_every": 1000, "validate_every": 0, "tuning_images": 4},
         "eval": {"batch_size": 20}})
-    # the keys of meta/model.py (not yet in the experiment schema)
     spec["siren"]["modulation"] = {"kind": "shift", "latent_dim": 32}
     spec["inner"]["adapt"] = "latent"
     initial, _ = build_model(spec, torch.Generator().manual_seed(0))
@@ -49,7 +49,7 @@ def test_latent_only_film_beats_the_training_mean_image(tmp_path):
     _, net, rates = load_model(tmp_path / "model.pt", CPU)
     assert isinstance(net, ModulatedSiren) and rates.adapted == (net.latent_index,)
     assert not torch.equal(net.mapping_weight, initial.mapping_weight)  # M is meta-learned
-    reconstruct_meta(spec, tmp_path / "model.pt", store, tmp_path / "recon.npz", CPU)
+    reconstruct(spec, store, tmp_path / "recon.npz", CPU, model_path=tmp_path / "model.pt")
     rec = load_reconstruction(tmp_path / "recon.npz")
 
     train = load_split(store, "train").astype(np.float64) / 255

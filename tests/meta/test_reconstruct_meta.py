@@ -1,5 +1,6 @@
-"""Stage reconstruct_meta (Algorithm 1 on the validation set): the evaluation-only final
-solver step and per-image masks across evaluation batches."""
+"""Stage reconstruct with a meta experiment (Algorithm 1 on the validation set): the
+evaluation-only final solver step, per-image masks across evaluation batches, and a meta
+model.pt that would run code refused before it does."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from metainv.config import normalise_spec
 from metainv.data.store import write_store
 from metainv.recon import evaluation_measurement, load_reconstruction
 from metainv.stages.meta_train import meta_train
-from metainv.stages.reconstruct_meta import reconstruct_meta
+from metainv.stages.reconstruct import reconstruct
 
 CPU = torch.device("cpu")
 
@@ -39,7 +40,7 @@ def trained(tmp_path_factory):
 
 
 def _run(folder, spec, name):
-    reconstruct_meta(spec, folder / "model.pt", folder, folder / name, CPU)
+    reconstruct(spec, folder, folder / name, CPU, model_path=folder / "model.pt")
     return load_reconstruction(folder / name)
 
 
@@ -106,3 +107,58 @@ def test_data_consistency_keeps_exactly_the_observed_pixels(tmp_path):
     assert np.abs(bare.recon[obs].astype(np.float32) - y[obs]).mean() > 0.02  # the SIREN alone misses
     np.testing.assert_allclose(dc.recon[obs].astype(np.float32), y[obs], atol=1e-3)
     np.testing.assert_array_equal(dc.recon[~obs], bare.recon[~obs])
+
+
+class _CreatesAFile:
+    """Unpickling this calls open(path, "w"): a stand-in for any code a pickle can run."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_tampered_model_file_is_refused_and_runs_nothing(trained, tmp_path):
+    """A model.pt with one extra entry whose unpickling would create a file (issue: model
+    files reach users through `dvc pull`): refused naming the file, and the file is not created."""
+    from metainv.train import UnsafeFileError
+
+    state = torch.load(trained / "model.pt", weights_only=True)
+    witness = tmp_path / "created_by_unpickling"
+    tampered = tmp_path / "model.pt"
+    torch.save({**state, "extra": _CreatesAFile(witness)}, tampered)
+    with pytest.raises(UnsafeFileError, match=str(tampered)):
+        reconstruct(_spec(), trained, tmp_path / "recon.npz", CPU, model_path=tampered)
+    assert not witness.exists()
+    assert not (tmp_path / "recon.npz").exists()
+
+
+def test_the_curve_is_measured_with_the_tuning_seed_and_keep_best_selects_its_peak(tmp_path):
+    """The training curve's measurements are the tuning split's (metainv.recon.tuning_seed, the
+    seed classical searches use): re-scoring the kept weights on tuning_measurement gives the
+    logged tuning_psnr of model.pt's selected_step, the curve's highest."""
+    import pandas as pd
+
+    from metainv.data.store import load_split, split_tuning, to_tensor
+    from metainv.metrics import psnr_torch
+    from metainv.reconstructors import load_reconstructor
+    from metainv.recon import tuning_measurement
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
+    names = [f"img{i}" for i in range(12)]
+    write_store(tmp_path, "toy", images[:5], images[5:], names[:5], names[5:])
+    spec = _spec()
+    spec["outer"].update(steps=6, validate_every=1, lr=3e-2)
+    meta_train(spec, tmp_path, tmp_path / "model.pt", tmp_path / "log.csv", CPU, progress=False)
+    log = pd.read_csv(tmp_path / "log.csv")
+    selected = torch.load(tmp_path / "model.pt", weights_only=True)["selected_step"]
+    assert selected == int(log.step[log.tuning_psnr.idxmax()])
+    train = load_split(tmp_path, "train")
+    _, tuning = split_tuning(len(train), spec["tuning"])
+    x = to_tensor(train[tuning][: spec["outer"]["tuning_images"]], CPU)
+    op, y = tuning_measurement(spec, x, spec["eval"]["observed"])
+    method = load_reconstructor(spec, {"model": tmp_path / "model.pt"}, CPU)
+    score = psnr_torch(method.reconstruct_all(y, op), x).mean().item()
+    assert score == pytest.approx(float(log.tuning_psnr[log.step == selected].iloc[0]), abs=1e-4)

@@ -8,7 +8,7 @@ from metainv.config import normalise_spec
 from metainv.data.store import write_store
 from metainv.recon import evaluation_measurement, load_reconstruction
 from metainv.solvers.interpolate import interpolate_batch, interpolate_image
-from metainv.stages.interpolate import interpolate
+from metainv.stages.reconstruct import reconstruct
 
 
 def _affine(h=16, w=16):
@@ -65,7 +65,7 @@ def test_stage_uses_the_evaluation_masks_of_the_task(tmp_path):
     spec = normalise_spec({"id": "interp_k50", "method": "interp", "eval": {"observed": 50},
                            "task": {"name": "inpaint_random", "resolution": 16,
                                     "operator": {"kind": "inpaint_random", "noise_std": 0.0}}})
-    interpolate(spec, tmp_path, tmp_path / "recon.npz")
+    reconstruct(spec, tmp_path, tmp_path / "recon.npz", torch.device("cpu"))
     rec = load_reconstruction(tmp_path / "recon.npz")
     gt = torch.from_numpy(val).permute(0, 3, 1, 2).float() / 255
     op, y = evaluation_measurement(spec, gt)  # what every method of the task is scored on

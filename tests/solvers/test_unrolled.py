@@ -81,7 +81,7 @@ def test_finetuning_the_dncnn_lowers_the_error_on_held_out_images(tmp_path, tiny
     trainer = Trainer({"unrolled": unrolled}, {"adam": opt}, 40, tmp_path / "checkpoint.pt",
                       tmp_path / "log.csv", seed=0, progress=False)
     step = make_supervised_step(unrolled, opt, train, trainer.generator,
-                                lambda x, g: (op, op.measure(x, g)), batch_size=8)
+                                lambda x, g: (op, op.measure(x, g)), batch_size=8, loss="l2")
     trainer.run(step)
     with torch.no_grad():
         after = (unrolled(y_held, op) - x_held).pow(2).mean().item()

@@ -60,7 +60,7 @@ def test_meta_red_tables_share_measurements_and_store_finetuned_weights(tiny_run
     changed = [k for k, v in finetuned["denoiser"].items() if v.is_floating_point() and not torch.equal(v, pretrained[k])]
     assert changed, "fine-tuning left every DnCNN weight unchanged"
     log = pd.read_csv(tiny_run / "results/deblur/meta_red_ft_l2/train_log.csv")
-    assert log.step.tolist() == [1, 2, 3, 4] and log.val_psnr.notna().sum() == 2
+    assert log.step.tolist() == [1, 2, 3, 4] and log.tuning_psnr.notna().sum() == 2
     # unrolled RED(12)/HQS(12): the tuned parameters, the DnCNN fine-tuned from the pretrained one
     for exp, classical in (("red_12_unrolled", "red_12"), ("hqs_12_unrolled", "hqs_12")):
         blob = torch.load(tiny_run / "results/deblur" / exp / "model.pt", weights_only=False)
@@ -75,7 +75,7 @@ def test_paper_config_plans_the_deblur_stage(tmp_path):
     proc = snakemake(work, "-n", "--cores", "1", "results/tables/table3.md")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    for rule in ("train_denoiser", "tune_classical", "solve_classical", "evaluate", "table"):
+    for rule in ("train_denoiser", "tune_classical", "reconstruct", "evaluate", "table"):
         assert rule in out
     assert "data/processed/celeba/64/train.npy" in out and "results/deblur/hqs_conv/recon.npz" in out
 

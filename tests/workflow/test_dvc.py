@@ -87,7 +87,7 @@ def planned_jobs(workdir: Path) -> set[tuple[str, str]]:
 
 def dependants_of_training(*exps: str) -> set[tuple[str, str]]:
     """A retraining of ``exps`` and everything downstream of it, nothing else."""
-    per_exp = {(rule, e) for e in exps for rule in ("meta_train", "reconstruct_meta", "evaluate")}
+    per_exp = {(rule, e) for e in exps for rule in ("meta_train", "reconstruct", "evaluate")}
     claimed = set(claim_experiments(resolve(load_config(REPO / "config/config.yaml", REPO / "config/quick.yaml",
                                                         TINY))))
     claims = {("claims", "")} if claimed & set(exps) else set()

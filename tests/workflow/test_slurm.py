@@ -104,7 +104,7 @@ CHECKPOINT_EVERY = 10
 EXP = "meta_center_m2"
 EXP_DIR = f"results/inpaint_center/{EXP}"
 # The tiny test config with one experiment (every other one disabled) trained long enough to
-# be cancelled mid-way: SLURM runs prepare_sample, meta_train, reconstruct_meta and evaluate;
+# be cancelled mid-way: SLURM runs prepare_sample, meta_train, reconstruct and evaluate;
 # table and figure are localrules. The GPU requests are the configs' own (gpu=1).
 def cluster_config() -> str:
     experiments = set()
@@ -182,14 +182,14 @@ def test_quick_workflow_runs_on_slurm_with_the_profile(cluster_run):
     for job in jobs:
         rule = re.match(r"rule_([a-z_]+?)(_wildcards_|$)", job["Comment"]).group(1)
         by_rule.setdefault(rule, []).append(job)
-    assert sorted(by_rule) == ["evaluate", "meta_train", "prepare_sample", "reconstruct_meta"]
-    assert [len(by_rule[r]) for r in ("evaluate", "prepare_sample", "reconstruct_meta")] == [1, 1, 1]
+    assert sorted(by_rule) == ["evaluate", "meta_train", "prepare_sample", "reconstruct"]
+    assert [len(by_rule[r]) for r in ("evaluate", "prepare_sample", "reconstruct")] == [1, 1, 1]
     for job in jobs:
         assert job["Account"] == TEST_ACCOUNT and job["Partition"] == "debug"
     for job in by_rule["meta_train"]:  # config/quick.yaml resources, GPU from config.yaml
         assert (job["TresPerJob"], job["MinMemoryNode"], job["TimeLimit"]) == (
             "gres:gpu:1", "4000M", "00:30:00")
-    (recon,) = by_rule["reconstruct_meta"]
+    (recon,) = by_rule["reconstruct"]
     assert (recon["TresPerJob"], recon["MinMemoryNode"], recon["TimeLimit"]) == (
         "gres:gpu:1", "4000M", "00:15:00")
     for job in by_rule["prepare_sample"] + by_rule["evaluate"]:  # the profile's defaults

@@ -1,6 +1,6 @@
 # Classical baselines with the DnCNN prior (Table 3): RED and HQS, 12 steps or to convergence.
-# Parameters are searched on the tuning split (data.tuning; tune_classical), then the validation
-# set is solved (solve_classical) into recon.npz, which the evaluate/table rules pick up.
+# Parameters are searched on the tuning split (data.tuning; tune_classical); rule reconstruct
+# (evaluate.smk) then solves the validation set into recon.npz.
 
 
 rule tune_classical:
@@ -32,38 +32,9 @@ rule tune_classical:
         "--params {output.params} --device {params.device} > {log} 2>&1"
 
 
-rule solve_classical:
-    """RED / HQS with the chosen parameters on every validation measurement."""
-    input:
-        unpack(experiment_store),
-        denoiser=rules.train_denoiser.output.model,
-        params="results/{task}/{exp}/params.json",
-    output:
-        "results/{task}/{exp}/recon.npz",
-    log:
-        "logs/solve_classical/{task}/{exp}.log",
-    benchmark:
-        "logs/solve_classical/{task}/{exp}.benchmark.tsv"
-    wildcard_constraints:
-        exp=id_pattern(CLASSICAL_IDS),
-    conda:
-        "../envs/metainv.yaml"
-    threads: config["threads"]
-    resources:
-        **job_resources("solve_classical"),
-    params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
-        data=lambda wc, input: str(Path(input.val).parent),
-        device=config["device"],
-    shell:
-        "metainv --threads {threads} solve-classical --spec {params.spec} --data {params.data} "
-        "--denoiser {input.denoiser} --params {input.params} --out {output} "
-        "--device {params.device} > {log} 2>&1"
-
-
 # Learned baselines, trained end to end with L2 to ground truth (metainv.learned): the UNet of
 # Tables 1–2 and RED(12)/HQS(12) unrolled with the DnCNN fine-tuned (Table 4). Each resumes
-# from checkpoint.pt beside its model; reconstruct_learned scores the validation set.
+# from checkpoint.pt beside its model; rule reconstruct (evaluate.smk) scores the validation set.
 
 
 rule train_unet:
@@ -135,30 +106,3 @@ rule train_unrolled:
         "--denoiser {input.denoiser} --params {input.params} --model {output.model} "
         "--log {output.train_log} --curve {output.curve} --device {params.device} "
         "--no-progress > {log} 2>&1"
-
-
-rule reconstruct_learned:
-    """A trained UNet / unrolled solver on every validation measurement."""
-    input:
-        unpack(experiment_store),
-        model=lambda wc: model_path(wc.exp),
-    output:
-        "results/{task}/{exp}/recon.npz",
-    log:
-        "logs/reconstruct_learned/{task}/{exp}.log",
-    benchmark:
-        "logs/reconstruct_learned/{task}/{exp}.benchmark.tsv"
-    wildcard_constraints:
-        exp=id_pattern(ids_of("unet") + ids_of("unrolled")),
-    conda:
-        "../envs/metainv.yaml"
-    threads: config["threads"]
-    resources:
-        **job_resources("reconstruct_learned"),
-    params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
-        data=lambda wc, input: str(Path(input.val).parent),
-        device=config["device"],
-    shell:
-        "metainv --threads {threads} reconstruct-learned --spec {params.spec} --data {params.data} "
-        "--model {input.model} --out {output} --device {params.device} > {log} 2>&1"

@@ -100,6 +100,33 @@ def solver_flags(input):
     return " ".join(flags)
 
 
+def reconstruct_inputs(wildcards):
+    """The store and the files the experiment's method reconstructs from
+    (metainv.reconstructors.FILES): a meta / UNet / unrolled model.pt (its own or that of
+    model_from), Meta-RED's DnCNN, a classical solver's params.json and DnCNN; none for
+    interpolation."""
+    eid = wildcards.exp
+    method = EXPERIMENTS[eid]["method"]
+    inputs = experiment_store(wildcards)
+    if method in ("meta", "unet", "unrolled"):
+        inputs["model"] = model_path(eid)
+    if method == "meta":
+        inputs.update(solver_inputs(eid, with_params=False))
+    if method in ("red", "hqs"):
+        inputs["params"] = f"{exp_dir(eid)}/params.json"
+        inputs["denoiser"] = DENOISER_MODEL
+    return inputs
+
+
+def reconstruct_flags(input):
+    """--model / --params / --denoiser for the inputs reconstruct_inputs declared."""
+    return " ".join(
+        f"--{key} {input[key]}"
+        for key in ("model", "params", "denoiser")
+        if key in input.keys()
+    )
+
+
 def experiment_store(wildcards):
     return store_files(EXPERIMENTS[wildcards.exp]["task"]["resolution"])
 

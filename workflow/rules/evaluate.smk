@@ -1,12 +1,11 @@
-# Reconstruct the validation images with each trained method, then score them per image.
+# Reconstruct the validation images with each experiment's method (metainv reconstruct: Meta,
+# RED/HQS, UNet, unrolled, interpolation), then score them per image.
 
 
-rule reconstruct_meta:
-    """Algorithm 1 with the trained initialisation on every validation measurement."""
+rule reconstruct:
+    """Every validation measurement through the experiment's method (one stage for all)."""
     input:
-        unpack(experiment_store),
-        unpack(lambda wc: solver_inputs(wc.exp, with_params=False)),
-        model=lambda wc: model_path(wc.exp),
+        unpack(reconstruct_inputs),
     output:
         "results/{task}/{exp}/recon.npz",
     log:
@@ -14,20 +13,20 @@ rule reconstruct_meta:
     benchmark:
         "logs/reconstruct/{task}/{exp}.benchmark.tsv"
     wildcard_constraints:
-        exp=id_pattern(ids_of("meta")),
+        exp=id_pattern(list(EXPERIMENTS)),
     conda:
         "../envs/metainv.yaml"
     threads: config["threads"]
     resources:
-        **job_resources("reconstruct_meta"),
+        **job_resources("reconstruct"),
     params:
         spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
         data=lambda wc, input: str(Path(input.val).parent),
         device=config["device"],
-        solver=lambda wc, input: solver_flags(input),
+        files=lambda wc, input: reconstruct_flags(input),
     shell:
-        "metainv --threads {threads} reconstruct-meta --spec {params.spec} --data {params.data} "
-        "--model {input.model} --out {output} --device {params.device} {params.solver} > {log} 2>&1"
+        "metainv --threads {threads} reconstruct --spec {params.spec} --data {params.data} "
+        "--out {output} {params.files} --device {params.device} > {log} 2>&1"
 
 
 rule evaluate:

@@ -38,15 +38,14 @@ def _save(fig: plt.Figure, out_png: str | Path) -> Path:
         plt.close(fig)
 
 
-#: the log column holding the training curve's PSNR on tuning-split images (``data.tuning``),
-#: by its current name first; ``val_psnr`` is its older name.
-CURVE_PSNR_COLUMNS = ("tuning_psnr", "val_psnr")
+#: the log column holding the training curve's PSNR on tuning-split images (``data.tuning``).
+CURVE_PSNR_COLUMNS = ("tuning_psnr",)
 
 
 def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) -> Path:
     """Outer loss (log scale), inner losses per step, the learned inner rates per step
     (``rate_k``, or the Meta-SGD mean with its min–max band) and the training curve's PSNR
-    on tuning-split images (column ``tuning_psnr``, or ``val_psnr`` in older logs)."""
+    on tuning-split images (column ``tuning_psnr``)."""
     log = pd.read_csv(log_csv)
     curve = next((c for c in CURVE_PSNR_COLUMNS if c in log and log[c].notna().any()), None)
     has_val = curve is not None

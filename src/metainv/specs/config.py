@@ -175,9 +175,7 @@ class Resources(Spec):
     train_unet: TrainingResources = field(TrainingResources(), "UNet training")
     train_unrolled: TrainingResources = field(TrainingResources(), "unrolled-solver training")
     tune_classical: SearchResources = field(SearchResources(), "RED / HQS parameter search")
-    reconstruct_meta: JobResources = field(JobResources(), "meta reconstruction of the validation split")
-    solve_classical: JobResources = field(JobResources(), "RED / HQS on the validation split")
-    reconstruct_learned: JobResources = field(JobResources(), "UNet / unrolled on the validation split")
+    reconstruct: JobResources = field(JobResources(), "any method on the validation split (rule reconstruct)")
 
 
 class Config(Spec):

@@ -4,26 +4,24 @@ A stage reads its input files, calls the algorithm layer (physics, nets, solvers
 metrics) and writes its output files. The rule, the CLI command and the function share one
 name:
 
-=======================  =======================  =================================================
-rule                     command                  function
-=======================  =======================  =================================================
-``meta_train``           ``meta-train``           :func:`metainv.stages.meta_train.meta_train`
-``reconstruct_meta``     ``reconstruct-meta``     :func:`metainv.stages.reconstruct_meta.reconstruct_meta`
-``train_denoiser``       ``train-denoiser``       :func:`metainv.stages.train_denoiser.train_denoiser`
-``tune_classical``       ``tune-classical``       :func:`metainv.stages.tune_classical.tune_classical`
-``solve_classical``      ``solve-classical``      :func:`metainv.stages.solve_classical.solve_classical`
-``train_unet``           ``train-unet``           :func:`metainv.stages.train_unet.train_unet`
-``train_unrolled``       ``train-unrolled``       :func:`metainv.stages.train_unrolled.train_unrolled`
-``reconstruct_learned``  ``reconstruct-learned``  :func:`metainv.stages.reconstruct_learned.reconstruct_learned`
-``interpolate``          ``interpolate``          :func:`metainv.stages.interpolate.interpolate`
-``evaluate``             ``evaluate``             :func:`metainv.stages.evaluate.evaluate`
-``table``                ``table``                :func:`metainv.stages.report.table`
-``figure``               ``figure``               :func:`metainv.stages.report.figure`
-``claims``               ``claims``               :func:`metainv.stages.claims.claims`
-=======================  =======================  =================================================
+=================  =================  =========================================================
+rule               command            function
+=================  =================  =========================================================
+``meta_train``     ``meta-train``     :func:`metainv.stages.meta_train.meta_train`
+``train_denoiser`` ``train-denoiser`` :func:`metainv.stages.train_denoiser.train_denoiser`
+``tune_classical`` ``tune-classical`` :func:`metainv.stages.tune_classical.tune_classical`
+``train_unet``     ``train-unet``     :func:`metainv.stages.train_unet.train_unet`
+``train_unrolled`` ``train-unrolled`` :func:`metainv.stages.train_unrolled.train_unrolled`
+``reconstruct``    ``reconstruct``    :func:`metainv.stages.reconstruct.reconstruct` (every method,
+                                      :mod:`metainv.reconstructors`)
+``evaluate``       ``evaluate``       :func:`metainv.stages.evaluate.evaluate`
+``table``          ``table``          :func:`metainv.stages.report.table`
+``figure``         ``figure``         :func:`metainv.stages.report.figure`
+``claims``         ``claims``         :func:`metainv.stages.claims.claims`
+=================  =================  =========================================================
 
 Arrows point down only: stages import the algorithm layer and the plumbing (``config``,
-``data``, ``recon``, ``train``, ``report``); nothing below imports a stage
-(``tests/test_layering.py``). Modules are imported lazily by the CLI, so ``metainv --help``
-does not load torch.
+``data``, ``recon``, ``reconstructors``, ``train``, ``report``, ...); no stage imports
+another stage and nothing below imports a stage (``tests/test_layering.py``). Modules are
+imported lazily by the CLI, so ``metainv --help`` does not load torch.
 """

@@ -11,7 +11,7 @@ An experiment spec is one ``config.experiments`` entry resolved by :mod:`metainv
                "validate_every", "tuning_images", "keep", "grad_clip"},
      "eval": {"batch_size", "observed", "data_consistency"}}
 
-This module owns ``model.pt`` (:func:`meta_train` writes it, :func:`load_model` reads it).
+``model.pt`` is :mod:`metainv.metamodel`'s format (written here, read by the reconstructors).
 """
 
 from __future__ import annotations
@@ -23,46 +23,16 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from metainv.classical import read_params
 from metainv.data.store import load_split, split_tuning, to_tensor
-from metainv.denoiser import load_denoiser
-from metainv.errors import ConfigError
-from metainv.meta.inner_lr import InnerLearningRates
 from metainv.meta.maml import adapt, make_outer_loss
 from metainv.meta.model import build_model
+from metainv.metamodel import save_meta_model, solver_parts
 from metainv.metrics import psnr_torch
-from metainv.nets.siren import Siren
-from metainv.recon import measure
-from metainv.solvers import build_solver
-from metainv.stages.tune_classical import read_params
-from metainv.train import Trainer, atomic_torch_save
+from metainv.recon import measure, tuning_measurement
+from metainv.train import TUNING_COLUMN, Trainer, keep_best_column
 
 log = logging.getLogger(__name__)
-
-
-def solver_parts(spec: Mapping, device: torch.device, denoiser_path: str | Path | None = None,
-                 solver_params: Mapping | None = None, denoiser_state: Mapping | None = None):
-    """(denoiser or None, solver, evaluation solver) for an experiment.
-
-    A ``red`` solver loads the pretrained DnCNN from ``denoiser_path`` (weights frozen unless
-    ``denoiser.finetune``), optionally replaced by a fine-tuned ``denoiser_state``; RED's
-    parameters are ``solver_params`` (tuned for the classical baseline) or the spec's.
-    ``eval.data_consistency`` makes the evaluation solver one gradient step of size 1 on the
-    data term (the observed pixels of a mask kept exactly).
-    """
-    denoiser = None
-    if spec["solver"]["kind"] == "red":
-        if denoiser_path is None:
-            raise ConfigError(f"{spec['id']}: a red solver needs the trained DnCNN (--denoiser)")
-        denoiser = load_denoiser(denoiser_path, device, trainable=spec["denoiser"]["finetune"])
-        if denoiser_state is not None:
-            denoiser.load_state_dict(denoiser_state)
-    solver = build_solver(spec["solver"], denoiser=denoiser, params=solver_params)
-    eval_solver = build_solver(spec["solver"], evaluation=True, denoiser=denoiser, params=solver_params)
-    if spec.get("eval", {}).get("data_consistency", False):
-        # x ← x − Aᵀ(Ax − y): for a mask, the observed pixels replaced by y (config.py allows
-        # it only for solver kind none on an inpainting task)
-        eval_solver = build_solver({"kind": "gd", "steps": 1, "step_size": 1.0}, evaluation=True)
-    return denoiser, solver, eval_solver
 
 
 def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_path: str | Path,
@@ -70,9 +40,9 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
                solver_params_path: str | Path | None = None, curve_path: str | Path | None = None
                ) -> list[dict]:
     """Algorithm 2: learn θ and α on the training split minus its tuning split; write
-    ``model.pt`` and the log. The training curve (``val_psnr`` in the log) scores the first
-    ``outer.tuning_images`` images of the tuning split (``spec["tuning"]``), never the validation
-    split; with ``outer.keep: best`` (the default) ``model.pt`` holds the weights of the step
+    ``model.pt`` and the log. The training curve (``tuning_psnr`` in the log) scores the first
+    ``outer.tuning_images`` images of the tuning split (``spec["tuning"]``, measured with
+    :func:`metainv.recon.tuning_seed`), never the validation split; with ``outer.keep: best`` (the default) ``model.pt`` holds the weights of the step
     where that curve was highest (``selected_step``).
 
     The checkpoint (``checkpoint.pt`` beside the model) makes the run resumable. With a
@@ -101,7 +71,7 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     fit, tuning = split_tuning(len(store), int(spec["tuning"]))
     train = store[fit]
     val = to_tensor(store[tuning][: outer["tuning_images"]], device)  # tuning images, not validation
-    loss_fn = make_outer_loss(outer["loss"], device, outer.get("lpips_net", "vgg"))
+    loss_fn = make_outer_loss(outer["loss"], device, outer["lpips_net"])
     steps, second = spec["inner"]["steps"], spec["inner"]["order"] == "second"
     reduction = spec["inner"]["loss_reduction"]
     trainer = Trainer(modules, {"outer": optimizer},
@@ -109,9 +79,9 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
                       log_path=log_path, seed=seed, config={"spec": spec, "solver_params": solver_params},
                       checkpoint_every=outer["checkpoint_every"], desc=f"meta-train {spec['id']}",
                       progress=progress, keep_eval=("denoiser",),
-                      keep_best="val_psnr" if outer.get("keep", "best") == "best" else None)
-    # the curve's measurements are fixed once (own seed) so it is comparable across steps
-    val_op, val_y = measure(spec, val, torch.Generator().manual_seed(seed + 1), spec["eval"].get("observed"))
+                      keep_best=keep_best_column(outer["keep"]))
+    # the curve's measurements are fixed once (the tuning seed) so it is comparable across steps
+    val_op, val_y = tuning_measurement(spec, val, spec["eval"]["observed"])
 
     def step_fn(step: int) -> dict[str, float]:
         idx = torch.randint(len(train), (outer["batch_size"],), generator=trainer.generator)
@@ -133,13 +103,11 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     def validate_fn(step: int) -> dict[str, float]:
         x = adapt(siren, rates, val_y, val_op, solver, steps, track_meta_gradient=False,
                   final_solver=eval_solver, reduction=reduction).output
-        return {"val_psnr": psnr_torch(x, val).mean().item()}
+        return {TUNING_COLUMN: psnr_torch(x, val).mean().item()}
 
     rows = trainer.run(step_fn, validate_fn, outer["validate_every"])
-    atomic_torch_save({"spec": dict(spec), "siren": siren.state_dict(), "rates": rates.state_dict(),
-                       "solver_params": solver_params,
-                       "denoiser": denoiser.state_dict() if finetune else None,
-                       "steps_trained": trainer.step, "selected_step": trainer.selected_step}, model_path)
+    save_meta_model(model_path, spec, siren, rates, solver_params, denoiser if finetune else None,
+                    trainer.step, trainer.selected_step)
     if curve_path is not None:
         from metainv.report.figures import plot_training_curve
 
@@ -147,10 +115,4 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     return rows
 
 
-def load_model(model_path: str | Path, device: torch.device) -> tuple[dict, Siren, InnerLearningRates]:
-    """(the saved ``model.pt`` dict — spec, solver params, fine-tuned DnCNN —, θ, α)."""
-    state = torch.load(model_path, map_location=device, weights_only=False)
-    siren, rates = build_model(state["spec"])
-    siren.load_state_dict(state["siren"])
-    rates.load_state_dict(state["rates"])
-    return state, siren.to(device), rates.to(device)
+__all__ = ["meta_train"]

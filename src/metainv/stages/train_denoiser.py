@@ -18,7 +18,8 @@ from metainv.atomic import write_json
 from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.denoiser import evaluate_denoiser, make_denoiser_step, save_denoiser
 from metainv.nets.dncnn import DnCNN
-from metainv.train import Trainer
+from metainv.recon import tuning_seed
+from metainv.train import TUNING_COLUMN, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,14 @@ def train_denoiser(
                                  int(spec["batch_size"]), int(spec["patch_size"]), device, lr_at)
 
     def validate_fn(step: int) -> dict[str, float]:
-        ev = evaluate_denoiser(net, held_images, float(spec["noise_std"]), seed + 1)
-        return {"val_psnr": ev["denoised_psnr"], "val_noisy_psnr": ev["noisy_psnr"]}
+        ev = evaluate_denoiser(net, held_images, float(spec["noise_std"]), tuning_seed(spec))
+        return {TUNING_COLUMN: ev["denoised_psnr"], "tuning_noisy_psnr": ev["noisy_psnr"]}
 
     trainer.run(step_fn, validate_fn, int(spec["validate_every"]))
     net.eval()
-    save_denoiser(net, model_path, steps_trained=trainer.step)
+    save_denoiser(net, model_path, steps_trained=trainer.step, selected_step=trainer.selected_step)
     result = {"noise_std": float(spec["noise_std"]), "images": len(held_images), "steps": trainer.step,
-              **evaluate_denoiser(net, held_images, float(spec["noise_std"]), seed + 1)}
+              **evaluate_denoiser(net, held_images, float(spec["noise_std"]), tuning_seed(spec))}
     result["gain_db"] = result["denoised_psnr"] - result["noisy_psnr"]
     write_json(eval_path, result)
     log.info("DnCNN σ=%.3f on %d tuning images: noisy %.2f dB → denoised %.2f dB",

@@ -8,13 +8,12 @@ on the training images of the deblurring task.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping
 
 import torch
 
-from metainv.learned import build_unrolled, fit_supervised
+from metainv.learned import build_unrolled_from_files, fit_supervised
 
 
 def train_unrolled(spec: Mapping, data_dir: str | Path, denoiser_path: str | Path, params_path: str | Path,
@@ -22,11 +21,7 @@ def train_unrolled(spec: Mapping, data_dir: str | Path, denoiser_path: str | Pat
                    progress: bool = True, curve_path: str | Path | None = None) -> list[dict]:
     """Fine-tune the DnCNN inside the unrolled solver; write ``model.pt`` (solver parameters
     and DnCNN weights) ``train_log.csv`` (resumable) and, with ``curve_path``, the training curve."""
-    from metainv.denoiser import load_denoiser
-
-    params = dict(json.loads(Path(params_path).read_text())["params"])
-    denoiser = load_denoiser(denoiser_path, device, trainable=True)
-    model = build_unrolled(spec, denoiser, params).to(device)
+    model = build_unrolled_from_files(spec, denoiser_path, params_path, device)
     rows = fit_supervised(spec, model, "unrolled", data_dir, model_path, log_path, device, progress)
     if curve_path is not None:
         from metainv.report.figures import plot_training_curve

@@ -1,36 +1,32 @@
 """Stage ``tune_classical``: search a RED / HQS baseline's parameters on held-out *training*
-images and write ``tuning.csv`` and ``params.json`` (this module owns ``params.json``).
+images and write ``tuning.csv`` and ``params.json`` (:mod:`metainv.classical`'s format).
 
 The first ``classical.tune.images`` images of the tuning split (the tail of the training split,
 never trained on, :func:`metainv.data.store.split_tuning`) are measured with their own
-seed (:data:`metainv.recon.TUNING_SEED_OFFSET`); ``classical.tune.grid`` is searched over the
+seed (:func:`metainv.recon.tuning_seed`); ``classical.tune.grid`` is searched over the
 fixed ``classical.params`` (:func:`metainv.solvers.tuning.grid_search`); a winner on the edge
 of a searched range is logged as a warning and flagged in ``tuning.csv`` (``edge``). The
 validation split is never read here. ``params.json`` is ``{"params": {...}, "psnr", "images", "source",
-"experiment"}``; :func:`read_params` reads it for ``solve_classical`` and Meta-RED.
+"edge", "experiment"}``; :func:`metainv.classical.read_params` reads it for the classical
+reconstructor, Meta-RED and the unrolled baselines.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
-from metainv.atomic import write_csv, write_json
+from metainv.atomic import write_csv
+from metainv.classical import classical_solver_config, write_params
 from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.denoiser import load_denoiser
-from metainv.recon import TUNING_SEED_OFFSET, measure
+from metainv.recon import tuning_measurement
 from metainv.solvers.tuning import grid_search
 
 log = logging.getLogger(__name__)
-
-
-def classical_solver_config(spec: Mapping) -> dict[str, Any]:
-    """The solver config of a classical experiment: its ``classical`` block, kind = method."""
-    return {"kind": spec["method"], **spec["classical"]}
 
 
 def tune_classical(
@@ -43,7 +39,7 @@ def tune_classical(
     train = load_split(data_dir, "train", mmap=True)
     _, held = split_tuning(len(train), int(spec["tuning"]))
     x = to_tensor(train[held][: int(tune["images"])], device)
-    op, y = measure(spec, x, torch.Generator().manual_seed(int(spec["seed"]) + TUNING_SEED_OFFSET))
+    op, y = tuning_measurement(spec, x)
     denoiser = load_denoiser(denoiser_path, device)
     frame = grid_search(classical_solver_config(spec), x, y, op, denoiser, cfg["params"], tune["grid"],
                         int(cfg["batch_size"]))
@@ -53,17 +49,10 @@ def tune_classical(
               "edge": best["edge"].split(";") if best["edge"] else [],
               "experiment": spec["id"]}
     write_csv(table_path, frame)
-    write_json(params_path, chosen)
+    write_params(params_path, chosen)
     log.info("%s: chose %s (%.2f dB on %d tuning images)", spec["id"], chosen["params"],
              chosen["psnr"], len(x))
     return chosen
-
-
-def read_params(path: str | Path | None) -> dict | None:
-    """The chosen solver parameters of ``params.json``, or None without a path."""
-    if path is None:
-        return None
-    return dict(json.loads(Path(path).read_text())["params"])
 
 
 def _plain(value: Any) -> Any:
@@ -77,4 +66,4 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["tune_classical", "read_params", "classical_solver_config"]
+__all__ = ["tune_classical"]
