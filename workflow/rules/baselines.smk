@@ -23,7 +23,7 @@ rule tune_classical:
     resources:
         **job_resources("tune_classical"),
     params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        spec=lambda wc: job_arg(wc.exp),
         data=lambda wc, input: str(Path(input.train).parent),
         device=config["device"],
     shell:
@@ -62,7 +62,7 @@ rule train_unet:
     resources:
         **job_resources("train_unet"),
     params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        spec=lambda wc: job_arg(wc.exp),
         data=lambda wc, input: str(Path(input.train).parent),
         device=config["device"],
     shell:
@@ -98,7 +98,7 @@ rule train_unrolled:
     resources:
         **job_resources("train_unrolled"),
     params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        spec=lambda wc: job_arg(wc.exp),
         data=lambda wc, input: str(Path(input.train).parent),
         device=config["device"],
     shell:

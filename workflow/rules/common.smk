@@ -42,6 +42,11 @@ def spec_arg(obj):
     return shlex.quote(json.dumps(obj))
 
 
+def job_arg(eid):
+    """The spec a job of experiment ``eid`` reads (metainv.config.job_spec), as one argument."""
+    return spec_arg(metainv_config.job_spec(EXPERIMENTS[eid]))
+
+
 def store_dir(resolution):
     """Preprocessed images of the configured data source at one resolution."""
     return f"data/processed/{config['data']['source']}/{resolution}"

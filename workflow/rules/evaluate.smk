@@ -20,7 +20,7 @@ rule reconstruct:
     resources:
         **job_resources("reconstruct"),
     params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        spec=lambda wc: job_arg(wc.exp),
         data=lambda wc, input: str(Path(input.val).parent),
         device=config["device"],
         files=lambda wc, input: reconstruct_flags(input),

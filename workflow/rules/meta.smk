@@ -27,7 +27,7 @@ rule meta_train:
     resources:
         **job_resources("meta_train"),
     params:
-        spec=lambda wc: spec_arg(EXPERIMENTS[wc.exp]),
+        spec=lambda wc: job_arg(wc.exp),
         data=lambda wc, input: str(Path(input.train).parent),
         device=config["device"],
         solver=lambda wc, input: solver_flags(input),

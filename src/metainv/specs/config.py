@@ -110,6 +110,8 @@ class Denoiser(Spec):
     steps: NonNegativeInt = field(50000, "Adam steps")
     checkpoint_every: PositiveInt = field(500, "steps between checkpoints")
     validate_every: NonNegativeInt = field(1000, "steps between points of the tuning-split curve")
+    keep: Literal["best", "last"] = field(
+        "best", "model.pt holds the weights of the best tuning-curve step, or of the last step")
 
 
 class TableRow(Spec):

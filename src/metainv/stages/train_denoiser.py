@@ -19,7 +19,7 @@ from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.denoiser import evaluate_denoiser, make_denoiser_step, save_denoiser
 from metainv.nets.dncnn import DnCNN
 from metainv.recon import tuning_seed
-from metainv.train import TUNING_COLUMN, Trainer
+from metainv.train import TUNING_COLUMN, Trainer, keep_best_column
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def train_denoiser(
     trainer = Trainer({"dncnn": net}, {"adam": optimizer}, total_steps=steps,
                       checkpoint_path=model_path.with_name("checkpoint.pt"), log_path=log_path,
                       seed=seed, config=dict(spec), checkpoint_every=int(spec["checkpoint_every"]),
-                      desc="train-denoiser", progress=progress)
+                      desc="train-denoiser", progress=progress, keep_best=keep_best_column(spec["keep"]))
     step_fn = make_denoiser_step(net, optimizer, train[fit], trainer.generator, float(spec["noise_std"]),
                                  int(spec["batch_size"]), int(spec["patch_size"]), device, lr_at)
 
