@@ -161,6 +161,11 @@ def test_a_spec_written_by_hand_gets_the_same_defaults_as_the_workflow(paper_raw
                "outer": {"loss": "l2", "lr": 1e-5, "inner_lr_lr": 0.02, "batch_size": 5, "steps": 30000}}
     assert normalise_spec(by_hand) == resolved
     assert normalise_spec(resolved) == resolved  # idempotent on what the Snakefile passes
+    from metainv.config import job_spec
+
+    for eid in ("meta_random_k10", "unet_random_k500", "red_12", "interp_random_k10"):
+        spec = resolve(copy.deepcopy(paper_raw)).all[eid]  # model_from specs carry the source's keys
+        assert job_spec(normalise_spec(job_spec(spec))) == job_spec(spec), eid
     with pytest.raises(ConfigError, match="task"):
         normalise_spec({"id": "x", "task": "inpaint_center"})
 

@@ -175,16 +175,19 @@ def _check_tasks(tasks: Mapping) -> None:
 
 
 def complete_experiment(spec: Mapping, task: Mapping, eid: str = "experiment",
-                        seed: int = 0, tf32: bool = False, tuning: int | None = None) -> dict:
+                        seed: int = 0, tf32: bool = False, tuning: int | None = None,
+                        resolved: bool = False) -> dict:
     """One experiment block (``task`` still a name) typed by its method and validated with
     defaults, the task's block attached, with the run-wide ``seed``, ``tf32`` and ``tuning``
-    (the size of the tuning split; its default when None)."""
+    (the size of the tuning split; its default when None). A config entry with ``model_from``
+    states only its own keys (:class:`ModelFromExperiment`); a ``resolved`` one carries its
+    source's spec and is typed by its method like any other."""
     where = f"config.experiments.{eid}"
     spec = dict(spec)
     method = spec.get("method", DEFAULT_METHOD)
     if method not in METHODS:
         raise ConfigError(f"{where}.method: unknown method {method!r}; methods: {', '.join(METHODS)}")
-    model = ModelFromExperiment if spec.get("model_from") is not None else METHODS[method]
+    model = ModelFromExperiment if spec.get("model_from") is not None and not resolved else METHODS[method]
     out = validate_model(model, spec, where).model_dump(mode="json")
     out["id"] = eid
     out["seed"] = int(seed)
@@ -215,7 +218,7 @@ def normalise_spec(spec: Mapping) -> dict:
     seed = spec["seed"] if "seed" in spec else Config.model_fields["seed"].default
     tf32 = spec["tf32"] if "tf32" in spec else Config.model_fields["tf32"].default
     return complete_experiment(own, typed_task.model_dump(mode="json"), str(spec.get("id", "spec")),
-                               seed, tf32, spec.get("tuning"))
+                               seed, tf32, spec.get("tuning"), resolved=True)
 
 
 def normalise_denoiser_spec(spec: Mapping) -> dict:
