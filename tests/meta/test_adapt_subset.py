@@ -13,6 +13,7 @@ from metainv.nets.modulated_siren import ModulatedSiren
 from metainv.nets.siren import Siren
 from metainv.physics import build_operator
 from metainv.solvers.gd import gradient_descent
+from test_maml import directional_fd  # the one central-difference helper of tests/meta
 
 H = W = 8
 SOLVER = partial(gradient_descent, step_size=0.9, steps=1)
@@ -100,20 +101,6 @@ def test_invalid_choices_are_refused():
         InnerLearningRates([torch.Size([2])] * 3, 2, adapted=[2, 1])
 
 
-def _directional_fd(loss_fn, params, direction, eps=1e-6):
-    def shift(scale):
-        with torch.no_grad():
-            for p, d in zip(params, direction):
-                p.add_(scale * eps * d)
-
-    shift(1)
-    plus = loss_fn().item()
-    shift(-2)
-    minus = loss_fn().item()
-    shift(1)
-    return (plus - minus) / (2 * eps)
-
-
 @pytest.mark.parametrize("kind,scheme", [("shift", "per_step"), ("scale_shift", "meta_sgd")])
 def test_second_order_meta_gradient_through_latent_only_loop_matches_finite_differences(kind, scheme):
     net, rates = _model(kind=kind, adapt_="latent", scheme=scheme, steps=2, lr_init=0.5)
@@ -138,5 +125,5 @@ def test_second_order_meta_gradient_through_latent_only_loop_matches_finite_diff
     for _ in range(3):
         direction = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
         analytic = torch.dot(flat, torch.cat([d.flatten() for d in direction])).item()
-        numeric = _directional_fd(loss, params, direction)
+        numeric = directional_fd(loss, params, direction)
         assert analytic == pytest.approx(numeric, rel=1e-6, abs=1e-10)

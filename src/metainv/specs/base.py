@@ -7,7 +7,7 @@ setting refuses them for every float field at once).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,4 +31,13 @@ def field(default, description: str, **bounds):
     return Field(default, description=description, **bounds)
 
 
-__all__ = ["Spec", "PositiveInt", "NonNegativeInt", "PositiveFloat", "Fraction", "Relaxation", "field"]
+#: Which weights a training's model.pt holds — the one training protocol of every learned model.
+Keep = Literal["best", "last"]
+
+
+def keep_field():
+    """The ``keep`` field of every training block (meta ``outer``, ``train``, ``denoiser``)."""
+    return field("best", "model.pt holds the weights of the best tuning-curve step, or of the last step")
+
+
+__all__ = ["Keep", "keep_field", "Spec", "PositiveInt", "NonNegativeInt", "PositiveFloat", "Fraction", "Relaxation", "field"]

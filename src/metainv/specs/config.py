@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field
 
-from metainv.specs.base import (Fraction, NonNegativeInt, PositiveFloat, PositiveInt, Spec, field)
+from metainv.specs.base import (Keep, keep_field, Fraction, NonNegativeInt, PositiveFloat, PositiveInt, Spec, field)
 from metainv.specs.experiment import Experiment
 
 Metric = Literal["MSE", "PSNR", "SSIM", "LPIPS_alex", "LPIPS_vgg"]
@@ -110,8 +110,7 @@ class Denoiser(Spec):
     steps: NonNegativeInt = field(50000, "Adam steps")
     checkpoint_every: PositiveInt = field(500, "steps between checkpoints")
     validate_every: NonNegativeInt = field(1000, "steps between points of the tuning-split curve")
-    keep: Literal["best", "last"] = field(
-        "best", "model.pt holds the weights of the best tuning-curve step, or of the last step")
+    keep: Keep = keep_field()
 
 
 class TableRow(Spec):

@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
-from metainv.specs.base import NonNegativeInt, PositiveFloat, PositiveInt, Spec, field
+from metainv.specs.base import Keep, keep_field, NonNegativeInt, PositiveFloat, PositiveInt, Spec, field
 
 def _relax_at_most_one(values: dict) -> dict:
     """θ of x ← (1 − θ)x + θT(x) lies in (0, 1]."""
@@ -117,8 +117,7 @@ class Outer(Spec):
     validate_every: NonNegativeInt = field(1000, "steps between points of the tuning-split curve (0: none)")
     tuning_images: PositiveInt = field(
         16, "tuning-split images the training curve scores (never the validation split)")
-    keep: Literal["best", "last"] = field(
-        "best", "model.pt holds the weights of the best tuning-curve step, or of the last step")
+    keep: Keep = keep_field()
     grad_clip: PositiveFloat | None = field(None, "clip the outer gradient to this global norm (None: off)")
 
 
@@ -171,8 +170,7 @@ class Train(Spec):
     checkpoint_every: PositiveInt = field(500, "steps between checkpoints")
     validate_every: NonNegativeInt = field(1000, "steps between points of the tuning-split curve (0: none)")
     tuning_images: PositiveInt = field(16, "tuning-split images the training curve scores")
-    keep: Literal["best", "last"] = field(
-        "best", "model.pt holds the weights of the best tuning-curve step, or of the last step")
+    keep: Keep = keep_field()
     grad_clip: PositiveFloat | None = field(None, "clip the gradient to this global norm (None: off)")
 
 
