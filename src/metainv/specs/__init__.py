@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from metainv.errors import ConfigError
 from metainv.specs.base import Spec
 from metainv.specs.config import Config, ConfigSchema, Denoiser
-from metainv.specs.experiment import METHODS, DEFAULT_METHOD, ExperimentBase
+from metainv.specs.experiment import DEFAULT_METHOD, METHODS
 
 SCHEMA_FILE = "config.schema.json"
 
@@ -181,22 +181,5 @@ def _inner(annotation: Any, container: type) -> Any:
     return None
 
 
-def experiment_model(method: str) -> type[ExperimentBase]:
-    """The model of an experiment method (``meta``, ``red``, ``hqs``, ``unet``, ``unrolled``, ``interp``)."""
-    return METHODS[method]
-
-
-def field_default(model: type[BaseModel], dotted: str) -> Any:
-    """The default of ``model``'s field at ``a.b.c`` (for the few places that print one)."""
-    current: Any = model
-    value: Any = None
-    for name in dotted.split("."):
-        info = current.model_fields[name]
-        value = info.get_default(call_default_factory=True)
-        current = _model_of(info.annotation, "") or current
-    return value.model_dump() if isinstance(value, BaseModel) else value
-
-
 __all__ = ["Spec", "Config", "ConfigSchema", "Denoiser", "METHODS", "DEFAULT_METHOD", "config_json_schema",
-           "schema_path", "write_json_schema", "validate_model", "error_message", "experiment_model",
-           "field_default"]
+           "schema_path", "write_json_schema", "validate_model", "error_message"]

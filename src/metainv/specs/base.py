@@ -23,7 +23,6 @@ PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
-Relaxation = Annotated[float, Field(gt=0, le=1)]
 
 
 def field(default, description: str, **bounds):
@@ -40,4 +39,4 @@ def keep_field():
     return field("best", "model.pt holds the weights of the best tuning-curve step, or of the last step")
 
 
-__all__ = ["Keep", "keep_field", "Spec", "PositiveInt", "NonNegativeInt", "PositiveFloat", "Fraction", "Relaxation", "field"]
+__all__ = ["Keep", "keep_field", "Spec", "PositiveInt", "NonNegativeInt", "PositiveFloat", "Fraction", "field"]
