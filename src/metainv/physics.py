@@ -12,7 +12,9 @@ device-agnostic: tensors follow ``x``.
 
 from __future__ import annotations
 
+import functools
 import math
+import typing
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -163,16 +165,24 @@ class Blur(LinearOperator):
         return torch.fft.irfft2(torch.fft.rfft2(z) / (denom + rho), s=z.shape[-2:])
 
 
-def operator_spec(spec: Mapping) -> dict:
-    """A task's ``operator`` block with its defaults (:data:`metainv.specs.config.Operator`,
-    the one definition of its keys); unknown kinds are left to the caller's error."""
-    from metainv.specs import validate_model
-    from metainv.specs.config import Blur, InpaintCenter, InpaintRandom
+@functools.cache
+def _operator_models() -> dict:
+    """kind → its model, from the :data:`metainv.specs.config.Operator` union (read once)."""
+    from metainv.specs.config import Operator
 
-    models = {"inpaint_center": InpaintCenter, "inpaint_random": InpaintRandom, "blur": Blur}
+    return {typing.get_args(m.model_fields["kind"].annotation)[0]: m
+            for m in typing.get_args(typing.get_args(Operator)[0])}
+
+
+def operator_spec(spec: Mapping) -> dict:
+    """A task's ``operator`` block with its defaults, validated by its model in the
+    :data:`metainv.specs.config.Operator` union (the one definition of the kinds and their keys)."""
+    from metainv.specs import validate_model
+
+    models = _operator_models()
     model = models.get(spec.get("kind"))
     if model is None:
-        return dict(spec)
+        raise ValueError(f"unknown operator kind {spec.get('kind')!r}; kinds: {', '.join(models)}")
     return validate_model(model, dict(spec), "operator").model_dump(mode="json")
 
 
@@ -205,10 +215,8 @@ def build_operator(
     ``observed`` fixes the number of observed pixels (evaluation); without it a number is
     drawn per batch from ``spec["observed_range"]`` (training).
     """
-    spec = operator_spec(spec)
+    spec = operator_spec(spec)  # refuses an unknown kind
     kind = spec["kind"]
-    if kind not in ("inpaint_center", "inpaint_random", "blur"):
-        raise ValueError(f"unknown operator kind {kind!r}")
     noise = float(spec["noise_std"])
     if kind == "inpaint_center":
         return Mask(center_mask(height, width, device), noise_std=noise)
@@ -216,10 +224,8 @@ def build_operator(
         if observed is None:
             observed = sample_observed(spec, generator)
         return Mask(random_mask(n, height, width, observed, generator, device), noise_std=noise)
-    if kind == "blur":
-        return Blur(gaussian_kernel(int(spec["kernel_size"]), float(spec["kernel_std"])),
-                    height, width, noise_std=noise)
-    raise ValueError(f"unknown operator kind {kind!r}")
+    return Blur(gaussian_kernel(int(spec["kernel_size"]), float(spec["kernel_std"])),
+                height, width, noise_std=noise)
 
 
 def inner_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -155,11 +155,13 @@ def build_solver(config: Mapping[str, Any], *, evaluation: bool = False, denoise
             raise ConfigError(f"{key}: solver kind {kind!r} needs a denoiser")
         if config.get("checkpoint_denoiser"):
             denoiser = CheckpointedDenoiser(denoiser)
-    step = config.get("eval_step_size") if evaluation and config.get("eval_step_size") else config.get("step_size")
-    max_steps = config.get("max_steps")
     if kind != "none" and "steps" not in config:
         raise ConfigError(f"{key}.steps: a {kind} solver needs its number of steps")
-    return Solver(kind=kind, steps=int(config["steps"]) if "steps" in config else 0, step_size=None if step is None else float(step),
+    step = config.get("step_size")
+    if evaluation and config.get("eval_step_size") is not None:
+        step = config["eval_step_size"]
+    max_steps = config.get("max_steps")
+    return Solver(kind=kind, steps=int(config.get("steps") or 0), step_size=None if step is None else float(step),
                   params=chosen, denoiser=denoiser, tol=config.get("tol"),
                   max_steps=None if max_steps is None else int(max_steps))
 
