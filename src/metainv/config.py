@@ -406,7 +406,15 @@ def _check_solver_params(resolved: Resolved) -> None:
             check_params(spec["method"], classical["params"], key=f"config.experiments.{eid}.classical.params")
             check_params(spec["method"], classical["tune"]["grid"],
                          key=f"config.experiments.{eid}.classical.tune.grid")
-        if spec["method"] != "meta" or solver.get("kind") != "red":
+        if spec["method"] != "meta":
+            if spec["eval"].get("inner_steps") is not None:
+                raise ConfigError(f"config.experiments.{eid}.eval.inner_steps: only meta experiments "
+                                  f"have an inner loop (method {spec['method']!r})")
+            continue
+        if solver.get("learn") and solver.get("kind") != "red":
+            raise ConfigError(f"{key}.learn: only a red solver has parameters to learn "
+                              f"(kind {solver.get('kind')!r})")
+        if solver.get("kind") != "red":
             continue
         src = solver.get("params_from")
         if src is not None and (src not in enabled or enabled[src]["method"] != "red"):

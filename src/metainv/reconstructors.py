@@ -167,7 +167,9 @@ def load_reconstructor(spec: Mapping, files: Mapping[str, str | Path | None],
         # and fine-tuned DnCNN weights of model.pt
         _, solver, eval_solver = solver_parts(spec, device, files.get("denoiser"), state["solver_params"],
                                               state["denoiser"])
-        return MetaReconstructor(siren, rates, solver, eval_solver, spec["inner"]["steps"],
+        steps = spec["eval"]["inner_steps"]
+        return MetaReconstructor(siren, rates, solver, eval_solver,
+                                 spec["inner"]["steps"] if steps is None else steps,
                                  spec["inner"]["loss_reduction"], spec["eval"]["batch_size"])
     if method in ("red", "hqs"):
         from metainv.classical import classical_solver_config, read_params

@@ -95,7 +95,7 @@ def test_data_consistency_keeps_exactly_the_observed_pixels(tmp_path):
     names = [f"img{i}" for i in range(12)]
     write_store(tmp_path, "toy", images[:5], images[5:], names[:5], names[5:])
     spec = _spec()
-    spec["solver"] = {"kind": "none", "steps": 0}
+    spec["solver"] = {**spec["solver"], "kind": "none", "steps": 0}
     meta_train(spec, tmp_path, tmp_path / "model.pt", tmp_path / "log.csv", CPU, progress=False)
     bare = _run(tmp_path, spec, "bare.npz")
     spec_dc = _spec(data_consistency=True)

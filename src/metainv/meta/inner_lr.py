@@ -72,7 +72,9 @@ class InnerLearningRates(nn.Module):
 
     def rate(self, step: int, index: int) -> torch.Tensor:
         """α for inner step ``step`` and the ``index``-th *adapted* tensor (the network's
-        tensor ``adapted[index]``), broadcastable to B×shape."""
+        tensor ``adapted[index]``), broadcastable to B×shape. A step past the last trained
+        one (more inner steps at evaluation than in training) reuses the last step's rate."""
+        step = min(int(step), self.steps - 1)
         if self.scheme == "per_step":
             return self._value(self.rates[0][step])
         return self._value(self.rates[step * self.n_params + index]).unsqueeze(0)

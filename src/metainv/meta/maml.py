@@ -85,6 +85,23 @@ class InnerResult:
     output: torch.Tensor                       # x = f(φ_{θ_m}), B×C×H×W
     params: list[torch.Tensor]                 # θ_m, per task
     inner_losses: list[torch.Tensor] = field(default_factory=list)  # mean over tasks, per step
+    instruments: InnerInstruments | None = None  # with adapt(..., instruments=True)
+
+
+@dataclass
+class InnerInstruments:
+    """What the inner loop did, per task (detached; :func:`adapt` with ``instruments=True``).
+
+    ``start_output``: f(φ_θ), the final solver on the shared start, no inner step (m = 0);
+    ``final_inner_loss``: L_in after the last update (the loop records it before each);
+    ``noise_floor_ratio``: ‖A f(φ_{θ_m}) − y‖² / (N σ²), ≈ 1 when the fit reaches the noise
+    (None without noise); ``relative_change``: ‖θ_m − θ_0‖ / ‖θ_0‖ over the per-task tensors.
+    """
+
+    start_output: torch.Tensor
+    final_inner_loss: torch.Tensor
+    noise_floor_ratio: torch.Tensor | None
+    relative_change: torch.Tensor
 
 
 def adapt(
@@ -98,6 +115,7 @@ def adapt(
     track_meta_gradient: bool = True,
     final_solver: Solver | None = None,
     reduction: str = "mean",
+    instruments: bool = False,
 ) -> InnerResult:
     """Algorithm 1 for a batch of measurements y (B×C×H×W); the inner update changes only the
     tensors ``rates.adapted`` of ``siren.batched(B)`` (a ModulatedSiren's z starts at 0).
@@ -105,12 +123,15 @@ def adapt(
     ``track_meta_gradient=False`` is the inference path: each θ_i^k is detached after its
     update so memory does not grow with m. ``final_solver`` replaces f in line 6 (e.g. the
     evaluation step size); by default it is ``solver``. ``reduction``: see :func:`data_fidelity`.
+    ``steps`` may exceed the rates' steps (evaluation): the extra steps reuse the last rate.
+    ``instruments``: also measure :class:`InnerInstruments` (no gradient; one more call of f).
     """
     batch, _, height, width = y.shape
     adapted = rates.adapted
     params = siren.batched(batch)
     if not track_meta_gradient:
         params = [p.detach().requires_grad_(i in adapted) for i, p in enumerate(params)]
+    start = params
     losses = []
     for k in range(steps):
         with torch.enable_grad():
@@ -127,7 +148,28 @@ def adapt(
     final = final_solver or solver
     with torch.set_grad_enabled(track_meta_gradient):
         x = final(siren.render(params, height, width), y, op)
-    return InnerResult(output=x, params=params, inner_losses=losses)
+    result = InnerResult(output=x, params=params, inner_losses=losses)
+    if instruments:
+        result.instruments = _measure_inner_loop(siren, start, params, x, y, op, solver, final, reduction)
+    return result
+
+
+@torch.no_grad()
+def _measure_inner_loop(siren: Siren, start: list[torch.Tensor], params: list[torch.Tensor],
+                        x: torch.Tensor, y: torch.Tensor, op: LinearOperator, solver: Solver,
+                        final: Solver, reduction: str) -> InnerInstruments:
+    height, width = y.shape[-2:]
+    start_output = final(siren.render(start, height, width), y, op)
+    fitted = x if final is solver else solver(siren.render(params, height, width), y, op)
+    sigma = float(op.noise_std)
+    ratio = None
+    if sigma > 0:
+        ratio = data_fidelity(fitted, y, op, "sum") / (op.measured_entries(y).clamp(min=1) * sigma**2)
+    change = sum((p - p0).flatten(1).pow(2).sum(1) for p, p0 in zip(params, start))
+    size = sum(p0.flatten(1).pow(2).sum(1) for p0 in start)
+    return InnerInstruments(start_output=start_output.detach(),
+                            final_inner_loss=data_fidelity(fitted, y, op, reduction).detach(),
+                            noise_floor_ratio=ratio, relative_change=(change / size).sqrt().detach())
 
 
 def outer_loss(x: torch.Tensor, target: torch.Tensor, kind: str = "l2") -> torch.Tensor:

@@ -42,6 +42,9 @@ class Eval(Spec):
     data_consistency: bool = field(
         False, "meta experiments with solver kind none on an inpainting task: after the inner loop, "
                "one gradient step of size 1 on ‖Ax − y‖², i.e. the observed pixels kept (not in the paper)")
+    inner_steps: NonNegativeInt | None = field(
+        None, "meta experiments: inner steps at evaluation (None: inner.steps; 0: f(φ_θ), the learned start "
+              "alone); steps past inner.steps reuse the last step's rate")
 
 
 class Modulation(Spec):
@@ -69,9 +72,13 @@ class MetaSolver(Spec):
         "gd", "gd: Eq. 6; none: the SIREN output is the solution; red: RED with the DnCNN prior")
     steps: NonNegativeInt = field(1, "iterations of f per inner step")
     params: SolverParams | None = field(
-        None, "RED's lam (λ), sigma_f (σ_f) and relax (θ) for kind red, unless params_from is set")
+        None, "RED's lam (λ), sigma_f (σ_f) and relax (θ) for kind red (with params_from: the ones replaced)")
     params_from: str | None = field(
-        None, "id of a classical RED experiment whose tuned params.json f uses (kind red)")
+        None, "id of a classical RED experiment whose tuned params.json f starts from (kind red); "
+              "keys given in params replace its values")
+    learn: list[Literal["lam", "sigma_f"]] = field(
+        [], "RED parameters of f the outer loop meta-learns in log space (outer.solver_lr), starting "
+            "from params / params_from; the classical baselines keep theirs")
     checkpoint_denoiser: bool = field(False, "recompute DnCNN activations in the backward pass (memory for compute)")
     step_size: PositiveFloat = field(0.9, "α of Eq. 6 in the inner loop (paper: 0.9, so the inner loss is not 0)")
     eval_step_size: PositiveFloat = field(
@@ -119,6 +126,8 @@ class Outer(Spec):
         16, "tuning-split images the training curve scores (never the validation split)")
     keep: Keep = keep_field()
     grad_clip: PositiveFloat | None = field(None, "clip the outer gradient to this global norm (None: off)")
+    solver_lr: PositiveFloat = field(
+        0.02, "Adam learning rate of f's log-parameters (solver.learn): ≈ the largest relative change per step")
 
 
 class Tune(Spec):

@@ -25,8 +25,9 @@ import torch
 
 from metainv.classical import read_params
 from metainv.data.store import load_split, split_tuning, to_tensor
-from metainv.meta.maml import adapt, make_outer_loss
+from metainv.meta.maml import InnerInstruments, adapt, make_outer_loss
 from metainv.meta.model import build_model
+from metainv.meta.solver_params import LearnedSolverParameters
 from metainv.metamodel import save_meta_model, solver_parts
 from metainv.metrics import psnr_torch
 from metainv.recon import measure, tuning_measurement
@@ -55,13 +56,17 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     siren.to(device)
     rates.to(device)
     outer = spec["outer"]
-    solver_params = read_params(solver_params_path)
+    solver_params = start_solver_params(spec, read_params(solver_params_path))
     denoiser, solver, eval_solver = solver_parts(spec, device, denoiser_path, solver_params)
+    learned = LearnedSolverParameters(solver_params or {}, spec["solver"]["learn"]).to(device)
     groups = [
         {"params": list(siren.parameters()), "lr": outer["lr"]},
-        {"params": list(rates.parameters()), "lr": outer.get("inner_lr_lr", outer["lr"])},
+        {"params": list(rates.parameters()), "lr": outer["inner_lr_lr"]},
     ]
     modules: dict[str, torch.nn.Module] = {"siren": siren, "rates": rates}
+    if spec["solver"]["learn"]:
+        groups.append({"params": list(learned.parameters()), "lr": outer["solver_lr"]})
+        modules["solver_params"] = learned
     finetune = denoiser is not None and spec["denoiser"]["finetune"]
     if finetune:
         groups.append({"params": list(denoiser.parameters()), "lr": spec["denoiser"]["lr"]})
@@ -87,27 +92,35 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
         idx = torch.randint(len(train), (outer["batch_size"],), generator=trainer.generator)
         x = to_tensor(train[np.sort(idx.numpy())], device)
         op, y = measure(spec, x, trainer.generator)
-        result = adapt(siren, rates, y, op, solver, steps, second_order=second, reduction=reduction)
+        result = adapt(siren, rates, y, op, learned.apply(solver), steps, second_order=second,
+                       reduction=reduction, instruments=True)
         loss = loss_fn(result.output, x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if outer.get("grad_clip"):
-            torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], outer["grad_clip"])
-        optimizer.step()
         out = {"loss": loss.item()}
+        if outer["grad_clip"] is not None:
+            norm = torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], outer["grad_clip"])
+            out["grad_norm"] = norm.item()  # before clipping
+        optimizer.step()
         for k, inner_loss in enumerate(result.inner_losses):
             out[f"inner_loss_{k}"] = inner_loss.item()
+        with torch.no_grad():
+            out.update(inner_loop_columns(result.instruments, result.output, x,
+                                          loss_fn(result.instruments.start_output, x).item()))
         out.update(rates.summary())  # the rates after this update
+        out.update(learned.summary())  # f's learned parameters after this update
         return out
 
     def validate_fn(step: int) -> dict[str, float]:
-        x = adapt(siren, rates, val_y, val_op, solver, steps, track_meta_gradient=False,
-                  final_solver=eval_solver, reduction=reduction).output
-        return {TUNING_COLUMN: psnr_torch(x, val).mean().item()}
+        result = adapt(siren, rates, val_y, val_op, learned.apply(solver), steps, track_meta_gradient=False,
+                       final_solver=learned.apply(eval_solver), reduction=reduction, instruments=True)
+        adapted = psnr_torch(result.output, val).mean().item()
+        start = psnr_torch(result.instruments.start_output, val).mean().item()
+        return {TUNING_COLUMN: adapted, "tuning_psnr_start": start}
 
     rows = trainer.run(step_fn, validate_fn, outer["validate_every"])
-    save_meta_model(model_path, spec, siren, rates, solver_params, denoiser if finetune else None,
-                    trainer.step, trainer.selected_step)
+    save_meta_model(model_path, spec, siren, rates, learned.numbers() if solver_params else None,
+                    denoiser if finetune else None, trainer.step, trainer.selected_step)
     if curve_path is not None:
         from metainv.report.figures import plot_training_curve
 
@@ -115,4 +128,28 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     return rows
 
 
-__all__ = ["meta_train"]
+def start_solver_params(spec: Mapping, tuned: Mapping | None) -> dict | None:
+    """f's parameters at the start of training: ``solver.params_from``'s tuned values (``tuned``)
+    with the keys of ``solver.params`` replacing them; None for a solver without parameters."""
+    given = spec["solver"]["params"] or {}
+    if tuned is None and not given:
+        return None
+    return {**(tuned or {}), **given}
+
+
+def inner_loop_columns(instruments: InnerInstruments, adapted: torch.Tensor, target: torch.Tensor,
+                       start_loss: float) -> dict[str, float]:
+    """The training log's view of what the inner loop did on one batch (means over tasks):
+    ``loss_start`` (the outer loss of f(φ_θ)), ``inner_gain_db`` (PSNR of the adapted output
+    minus that of f(φ_θ)), ``inner_loss_final`` (L_in after the last update),
+    ``inner_rel_change`` (‖Δφ‖/‖φ‖) and, with noise, ``inner_loss_noise_ratio`` (L_in / Nσ²)."""
+    gain = psnr_torch(adapted.detach(), target) - psnr_torch(instruments.start_output, target)
+    out = {"loss_start": start_loss, "inner_gain_db": gain.mean().item(),
+           "inner_loss_final": instruments.final_inner_loss.mean().item(),
+           "inner_rel_change": instruments.relative_change.mean().item()}
+    if instruments.noise_floor_ratio is not None:
+        out["inner_loss_noise_ratio"] = instruments.noise_floor_ratio.mean().item()
+    return out
+
+
+__all__ = ["meta_train", "start_solver_params", "inner_loop_columns"]
