@@ -1,4 +1,5 @@
-"""How many outer steps (and which lr, inner-loss reduction) does quick Meta-RED need? (issue 10)
+"""How many outer steps, which lr, inner-loss reduction and which λ_f, σ_f of its own solver f
+does Meta-RED need? (issues 10 and 22)
 
 Trains a Meta-RED experiment (Table 3) of the resolved config (``--config``; the quick one in
 the example) with the workflow's own stage (:func:`metainv.stages.meta_train.meta_train`) for
@@ -15,6 +16,11 @@ outer step. Needs the quick workflow's DnCNN and RED(12) parameters::
     snakemake results/deblur/red_12/params.json --cores 2 --configfile config/quick.yaml
     python benchmarks/meta_red_budget.py --config config/config.yaml --config config/quick.yaml \\
         --steps 30 150 --lr 5e-4 --reduction sum mean --experiment meta_red_l2 --out meta_red_budget.csv
+
+The search behind Meta-RED's own λ_f (``solver.params``; docs, decisions, "Meta-RED's own λ_f")::
+
+    python benchmarks/meta_red_budget.py --config config/config.yaml --config config/quick.yaml \\
+        --lam 300 1000 3000 --experiment meta_red_l2
 """
 
 from __future__ import annotations
@@ -69,6 +75,12 @@ def main() -> None:
     ap.add_argument("--lr", type=float, nargs="+", default=None, help="outer.lr (default: the config's)")
     ap.add_argument("--reduction", nargs="+", default=None, choices=["sum", "mean"],
                     help="inner.loss_reduction (default: the config's)")
+    ap.add_argument("--lam", type=float, nargs="+", default=None,
+                    help="λ_f of f (solver.params.lam; default: the experiment's)")
+    ap.add_argument("--sigma-f", type=float, nargs="+", default=None,
+                    help="σ_f of f (solver.params.sigma_f; default: the experiment's)")
+    ap.add_argument("--learn", nargs="*", default=None, choices=["lam", "sigma_f"],
+                    help="solver.learn: f's parameters meta-learned from their start (default: the experiment's)")
     ap.add_argument("--images", type=int, default=16, help="tuning images scored")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
@@ -84,17 +96,24 @@ def main() -> None:
     x = to_tensor(face_splits(resolved, res, data)["tune"][: a.images])
     op, y = measure(base, x, torch.Generator().manual_seed(int(base["seed"]) + TUNING_SEED_OFFSET))
     rows = []
+    given = base["solver"]["params"] or {}
     grid = itertools.product(a.steps or [base["outer"]["steps"]], a.lr or [base["outer"]["lr"]],
-                             a.reduction or [base["inner"]["loss_reduction"]])
-    for steps, lr, reduction in grid:
+                             a.reduction or [base["inner"]["loss_reduction"]], a.lam or [given.get("lam")],
+                             a.sigma_f or [given.get("sigma_f")])
+    for steps, lr, reduction, lam, sigma_f in grid:
         spec = copy.deepcopy(base)
         spec["outer"].update(steps=steps, lr=lr, checkpoint_every=max(steps, 1), validate_every=0)
         spec["inner"]["loss_reduction"] = reduction
+        chosen = {k: v for k, v in (("lam", lam), ("sigma_f", sigma_f)) if v is not None}
+        spec["solver"]["params"] = {**given, **chosen} or None
+        if a.learn is not None:
+            spec["solver"]["learn"] = a.learn
         t0 = time.perf_counter()
         _, state, siren, rates = train_meta(spec, data, denoiser_path=denoiser, solver_params_path=params_path)
         seconds = time.perf_counter() - t0
         psnr = score(spec, state, siren, rates, denoiser, x, op, y, resolved.all[red_id], red_params)
         row = {"experiment": a.experiment, "steps": steps, "lr": lr, "reduction": reduction,
+               **{f"f_{k}": v for k, v in state["solver_params"].items()},
                "s_per_step": seconds / max(steps, 1), "images": len(x)}
         row.update({f"psnr_{k}": float(v.mean()) for k, v in psnr.items()})
         for ref in ("init", "f(init)", "red3_y", "red12_y"):
@@ -106,8 +125,9 @@ def main() -> None:
     frame = pd.DataFrame(rows)
     if a.out:
         frame.to_csv(a.out, index=False)
-    print(frame[["steps", "lr", "reduction", "s_per_step", "psnr_meta_red", "psnr_init", "psnr_f(init)",
-                 "psnr_red3_y", "psnr_red12_y", "d_red3_y", "d_red3_y_lo", "d_red3_y_hi"]].to_string())
+    print(frame[["steps", "lr", "reduction", "f_lam", "f_sigma_f", "s_per_step", "psnr_meta_red", "psnr_init",
+                 "psnr_f(init)", "psnr_red12_y", "d_f(init)", "d_f(init)_lo", "d_f(init)_hi",
+                 "d_red12_y", "d_red12_y_lo", "d_red12_y_hi"]].to_string())
 
 
 if __name__ == "__main__":

@@ -44,6 +44,10 @@ BAD = [
                  id="data-consistency-classical"),
     pytest.param({"data": {"tuning": 100}}, "config.data.tuning", "training split has",
                  id="tuning"),
+    pytest.param({"experiments": {"meta_center_m2": {"solver": {"learn": ["lam"]}}}},
+                 "config.experiments.meta_center_m2.solver.learn", "only a red solver", id="learn-gd"),
+    pytest.param({"experiments": {"red_12": {"eval": {"inner_steps": 2}}}},
+                 "config.experiments.red_12.eval.inner_steps", "only meta experiments", id="inner-steps-red"),
     pytest.param({"data": {"n_val": 19_868, "source": "celeba"}}, "config.data.n_val", "19867",
                  id="n_val-celeba"),
 ]

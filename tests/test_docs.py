@@ -82,6 +82,9 @@ def object_variant(schema: dict, root: dict, data) -> dict:
         props = ref.resolve(variant, root).get("properties", {})
         if props and set(data) <= set(props):
             return variant
+    for variant in variants:  # a map (e.g. solver parameters by name) or None: the map
+        if ref.resolve(variant, root).get("type") == "object":
+            return variant
     return schema
 
 

@@ -45,12 +45,16 @@ CURVE_PSNR_COLUMNS = ("tuning_psnr",)
 def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) -> Path:
     """Outer loss (log scale), inner losses per step, the learned inner rates per step
     (``rate_k``, or the Meta-SGD mean with its min–max band) and the training curve's PSNR
-    on tuning-split images (column ``tuning_psnr``)."""
+    on tuning-split images (column ``tuning_psnr``). A meta experiment's log adds a panel of
+    what the inner loop does (``inner_gain_db``: adapted − f(φ_θ) on the training batches,
+    ``inner_rel_change``: ‖Δφ‖/‖φ‖) and f(φ_θ)'s curve (``tuning_psnr_start``) beside the
+    adapted one."""
     log = pd.read_csv(log_csv)
     curve = next((c for c in CURVE_PSNR_COLUMNS if c in log and log[c].notna().any()), None)
     has_val = curve is not None
     rate_cols = [c for c in log.columns if c.startswith("rate_") and not c.endswith(("_min", "_max"))]
-    n_panels = 1 + bool(rate_cols) + has_val
+    has_inner = "inner_gain_db" in log
+    n_panels = 1 + bool(rate_cols) + has_inner + has_val
     fig, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 3.6), squeeze=False)
     ax = axes[0, 0]
     window = max(1, len(log) // 50)
@@ -75,10 +79,29 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path, title: str) ->
         ax.set_xlabel("outer step")
         ax.set_title("inner rates" + (" (mean, min–max)" if rate_cols[0].endswith("_mean") else ""))
         ax.legend(fontsize=7)
+    if has_inner:
+        ax = axes[0, 1 + bool(rate_cols)]
+        ax.plot(log.step, log.inner_gain_db, alpha=0.3, color="C0", lw=0.8)
+        ax.plot(log.step, log.inner_gain_db.rolling(window, min_periods=1).mean(), color="C0",
+                label="adapted − f(φ_θ), dB")
+        ax.axhline(0, color="0.5", lw=0.6)
+        ax.set_xlabel("outer step")
+        ax.set_ylabel("PSNR gain (dB)")
+        ax.set_title("what the inner loop adds (training batches)")
+        if "inner_rel_change" in log:
+            twin = ax.twinx()
+            twin.plot(log.step, log.inner_rel_change.rolling(window, min_periods=1).mean(), color="C3",
+                      lw=0.8, ls="--", label="‖Δφ‖/‖φ‖")
+            twin.set_ylabel("‖Δφ‖/‖φ‖", color="C3")
+            twin.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left")
     if has_val:
         val = log.dropna(subset=[curve])
         ax = axes[0, n_panels - 1]
-        ax.plot(val.step, val[curve], marker="o", ms=3)
+        ax.plot(val.step, val[curve], marker="o", ms=3, label="adapted")
+        if "tuning_psnr_start" in val:
+            ax.plot(val.step, val.tuning_psnr_start, marker="s", ms=3, ls="--", label="f(φ_θ), no inner step")
+            ax.legend(fontsize=7)
         ax.set_xlabel("outer step")
         ax.set_ylabel("PSNR (dB)")
         ax.set_title("tuning-split PSNR")
