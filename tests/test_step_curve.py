@@ -127,3 +127,35 @@ def test_the_job_spec_holds_the_enabled_experiments_only(quick):
     assert list(spec["experiments"]) == ["Meta-3"]
     assert spec["experiments"]["Meta-3"]["id"] == "meta_center_m3" and "enabled" not in spec["experiments"]["Meta-3"]
     assert spec["steps"] == [0, 1, 2, 3, 5, 10, 20, 50] and list(spec["solvers"]) == ["GD (Eq. 6) from y"]
+
+
+def test_the_red_line_at_k_steps_is_red_run_from_y_for_k_steps(tmp_path):
+    """A red solver of the curve: y itself at 0 steps, and at k steps what the classical RED
+    experiment reconstructs with classical.steps = k and the same params.json and DnCNN."""
+    from metainv.classical import write_params
+    from metainv.denoiser import save_denoiser
+    from metainv.nets.dncnn import DnCNN
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
+    write_store(tmp_path, "toy", images[:4], images[4:], [f"a{i}" for i in range(4)], [f"b{i}" for i in range(6)])
+    save_denoiser(DnCNN(depth=3, features=4), tmp_path / "dncnn.pt")
+    write_params(tmp_path / "params.json", {"params": {"lam": 0.5, "sigma_f": 0.05, "relax": 1.0}})
+    task = {"name": "deblur", "resolution": 16,
+            "operator": {"kind": "blur", "kernel_size": 5, "kernel_std": 1.0, "noise_std": 0.01}}
+    meta = _spec("meta")
+    meta["task"] = task
+    meta = normalise_spec(meta)
+    meta_train(meta, tmp_path, tmp_path / "meta.pt", tmp_path / "meta.csv", CPU, progress=False)
+    curve = {"title": "t", "steps": [0, 2], "experiments": {"Meta": meta},
+             "solvers": {"RED": {"kind": "red", "step_size": 1.0, "params_from": "red_12"}}}
+    val = to_tensor(load_split(tmp_path, "val"), CPU)
+    op, y = evaluation_measurement(meta, val)
+    points = {(label, k): x for label, _, _, k, x, _ in curve_points(
+        curve, y, op, {"Meta": tmp_path / "meta.pt"}, {"RED": tmp_path / "params.json"}, tmp_path / "dncnn.pt", CPU)}
+    assert torch.equal(points[("RED", 0)], y)
+    red = normalise_spec({"id": "red_12", "method": "red", "task": task, "classical": {"steps": 2}})
+    own = load_reconstructor(red, {"params": tmp_path / "params.json", "denoiser": tmp_path / "dncnn.pt"},
+                             CPU).reconstruct_all(y, op)
+    assert torch.allclose(points[("RED", 2)], own, atol=1e-6)
+    assert not torch.allclose(points[("RED", 2)], y, atol=1e-3)

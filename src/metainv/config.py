@@ -535,9 +535,9 @@ def _check_step_curves(resolved: Resolved) -> None:
 
 
 def step_curve_ids(resolved: Resolved, name: str) -> list[str]:
-    """Enabled meta experiments one step curve evaluates, in order."""
-    return [eid for eid in resolved.config["step_curves"][name]["experiments"].values()
-            if eid in resolved.experiments]
+    """Enabled meta experiments one step curve evaluates, in order (none for a disabled curve)."""
+    curve = resolved.config["step_curves"][name]
+    return [eid for eid in curve["experiments"].values() if curve["enabled"] and eid in resolved.experiments]
 
 
 def step_curve_spec(resolved: Resolved, name: str) -> dict:

@@ -171,6 +171,7 @@ class StepCurve(Spec):
     past inner.steps reuse the last rate), beside classical solvers run for as many steps."""
 
     title: str = Field(description="title of the figure")
+    enabled: bool = field(True, "false keeps the curve in the config without running it")
     steps: Annotated[list[NonNegativeInt], Field(min_length=1), AfterValidator(_increasing)] = field(
         [0, 1, 2, 3, 5, 10, 20, 50], "numbers of inner (and solver) steps, strictly increasing")
     experiments: Annotated[dict[str, str], Field(min_length=1)] = Field(

@@ -6,7 +6,8 @@ its trained model reconstructs the validation split with every number of inner s
 steps past ``inner.steps`` reuse the last step's rate), and each classical solver of the curve
 runs k steps from y (k = 0: y itself) on the same measurements (:func:`metainv.recon.evaluation_measurement`).
 One job loops over every point in-process. The wall-clock seconds of each point (the whole
-split, model loading excluded) are divided by the number of images.
+split, model loading and one untimed warm-up call per curve excluded) are divided by the number of
+images.
 
 ``step_curve.csv`` (this module owns it), one row per (curve, k)::
 
@@ -64,6 +65,8 @@ def curve_points(spec: Mapping, y: torch.Tensor, op: LinearOperator, models: Map
             at_k = copy.deepcopy(dict(exp))
             at_k["eval"] = {**at_k["eval"], "inner_steps": int(k)}
             method = load_reconstructor(at_k, {"model": models[label], "denoiser": denoiser_path}, device)
+            if k == spec["steps"][0]:  # untimed warm-up: the first call of a model pays one-off costs
+                method.reconstruct(y[:1], select(op, slice(0, 1)))
             start = time.perf_counter()
             x = method.reconstruct_all(y, op)
             yield label, "meta", exp["id"], int(k), x, time.perf_counter() - start
@@ -78,6 +81,9 @@ def curve_points(spec: Mapping, y: torch.Tensor, op: LinearOperator, models: Map
         for k in spec["steps"]:
             solver = build_solver({"kind": cfg["kind"], "steps": int(k), "step_size": cfg["step_size"]},
                                   denoiser=denoiser, params=tuned, key=f"step curve {label}")
+            if k == spec["steps"][0]:
+                with torch.no_grad():
+                    _solve(solver, y[:1], select(op, slice(0, 1)), 1)
             start = time.perf_counter()
             with torch.no_grad():
                 x = _solve(solver, y, op, batch_size)
