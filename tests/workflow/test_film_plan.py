@@ -63,12 +63,18 @@ def test_the_quick_run_trains_and_scores_table_1s_row_and_not_the_disabled_ones(
     assert not _trained(quick, "deblur", "meta_red_film")
 
 
-@pytest.mark.parametrize("jobs", ["quick", "paper"])
-def test_the_step_curve_is_one_job_that_reads_both_models(request, jobs):
-    curves = [b for rule, b in request.getfixturevalue(jobs) if rule == "step_curve"]
-    assert len(curves) == 1 and _line(curves[0], "wildcards") == "wildcards: name=center"
-    assert "results/inpaint_center/meta_center_m3/model.pt" in _line(curves[0], "input")
-    assert "results/inpaint_center/meta_film_center/model.pt" in _line(curves[0], "input")
+@pytest.mark.parametrize("jobs, names", [("quick", ["center"]), ("paper", ["center", "deblur"])])
+def test_each_step_curve_is_one_job_that_reads_its_models(request, jobs, names):
+    curves = {_line(b, "wildcards"): _line(b, "input") for rule, b in request.getfixturevalue(jobs)
+              if rule == "step_curve"}
+    assert sorted(curves) == [f"wildcards: name={n}" for n in names]  # quick disables deblur
+    center = curves["wildcards: name=center"]
+    assert "inpaint_center/meta_center_m3/model.pt" in center and "inpaint_center/meta_film_center/model.pt" in center
+    if "deblur" in names:
+        deblur = curves["wildcards: name=deblur"]
+        for path in ("deblur/meta_red_l2/model.pt", "deblur/meta_red_film/model.pt", "deblur/red_12/params.json",
+                     "denoiser/dncnn/model.pt"):
+            assert path in deblur, path
 
 
 @pytest.mark.parametrize("task, exp", [

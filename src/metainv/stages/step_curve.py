@@ -58,15 +58,18 @@ def curve_points(spec: Mapping, y: torch.Tensor, op: LinearOperator, models: Map
     from metainv.denoiser import load_denoiser
     from metainv.solvers import build_solver
 
+    def meta_at(exp: Mapping, label: str, k: int):
+        at_k = copy.deepcopy(dict(exp))
+        at_k["eval"] = {**at_k["eval"], "inner_steps": int(k)}
+        return load_reconstructor(at_k, {"model": models[label], "denoiser": denoiser_path}, device)
+
     for label, exp in spec["experiments"].items():
         if label not in models:
             raise MetainvError(f"step curve {label!r}: no model.pt given (--models {label}=PATH)")
+        # untimed warm-up with one inner step (the gradient path too): a model's first calls pay one-off costs
+        meta_at(exp, label, min(1, max(spec["steps"]))).reconstruct(y[:1], select(op, slice(0, 1)))
         for k in spec["steps"]:
-            at_k = copy.deepcopy(dict(exp))
-            at_k["eval"] = {**at_k["eval"], "inner_steps": int(k)}
-            method = load_reconstructor(at_k, {"model": models[label], "denoiser": denoiser_path}, device)
-            if k == spec["steps"][0]:  # untimed warm-up: the first call of a model pays one-off costs
-                method.reconstruct(y[:1], select(op, slice(0, 1)))
+            method = meta_at(exp, label, k)
             start = time.perf_counter()
             x = method.reconstruct_all(y, op)
             yield label, "meta", exp["id"], int(k), x, time.perf_counter() - start
@@ -81,7 +84,7 @@ def curve_points(spec: Mapping, y: torch.Tensor, op: LinearOperator, models: Map
         for k in spec["steps"]:
             solver = build_solver({"kind": cfg["kind"], "steps": int(k), "step_size": cfg["step_size"]},
                                   denoiser=denoiser, params=tuned, key=f"step curve {label}")
-            if k == spec["steps"][0]:
+            if k == spec["steps"][0]:  # untimed warm-up
                 with torch.no_grad():
                     _solve(solver, y[:1], select(op, slice(0, 1)), 1)
             start = time.perf_counter()
