@@ -24,6 +24,7 @@ include: "workflow/rules/denoiser.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/step_curve.smk"
 
 
 rule all:

@@ -37,7 +37,7 @@ def test_help_shows_defaults_and_version(capsys):
 def test_commands_share_their_rule_names():
     names = set(_subcommands())
     for rule in ("meta_train", "reconstruct", "train_denoiser", "tune_classical", "train_unet", "train_unrolled",
-                 "evaluate", "table", "figure", "claims", "prepare_sample", "download_celeba", "prepare"):
+                 "evaluate", "table", "figure", "claims", "step_curve", "prepare_sample", "download_celeba", "prepare"):
         assert rule.replace("_", "-") in names, rule
     # one reconstruct command for every method: the four it replaced are gone
     assert not names & {"reconstruct-meta", "solve-classical", "reconstruct-learned", "interpolate"}

@@ -238,6 +238,20 @@ COMMANDS: dict[str, Command] = {
         METRICS.but(help="EXPERIMENT=metrics.csv ... (PSNR under each image)", options={"required": True, "nargs": "+"}),
         required("--out", "out_png", "PNG to write"),
     )),
+    "step-curve": Command("metainv.stages.step_curve:step_curve",
+                          "PSNR against the number of inner steps and seconds per image: meta models and "
+                          "classical solvers on the validation split (config.step_curves; not in the paper)", (
+        SPEC.but(help="step curve spec (metainv.config.step_curve_spec of the config): JSON or @file",
+                 convert=_raw_spec),
+        DATA.but(help="store folder (val.npy)"),
+        required("--models", "models", "LABEL=model.pt ... (one per meta curve)", _pairs("--models"), nargs="+"),
+        flag("--params", "params", "LABEL=params.json ... (red solvers: the tuned parameters)", _pairs("--params"),
+             nargs="*", default=[]),
+        flag("--denoiser", "denoiser_path", "DnCNN model.pt (red solvers; meta experiments with solver kind red)"),
+        CSV.but(dest="out_csv", help="step_curve.csv to write"),
+        required("--png", "out_png", "figure to write"),
+        DEVICE,
+    )),
     "claims": Command("metainv.stages.claims:claims",
                       "check the paper's claims: paired bootstrap comparisons of experiments", (
         SPEC.but(dest="comparisons", help="comparisons (metainv.config.claims of the config): JSON list or @file",

@@ -15,7 +15,8 @@ setting is defined once, on a typed spec (:mod:`metainv.specs`):
    source's, with only ``id``, ``eval`` and ``enabled`` its own (and it may state nothing else);
 4. cross-references are checked — ``solver.params_from`` names an enabled RED experiment,
    a RED solver inside a meta experiment has λ and σ_f, table rows, figure columns and claims
-   name experiments, classical baselines share the DnCNN's resolution;
+   name experiments, classical baselines share the DnCNN's resolution, a step curve names meta
+   experiments of one task and measurement and red solvers with a red experiment's parameters;
 5. values that only fail against another value are checked here, at plan time, not in a job
    hours later: ``data.folder`` exists, ``data.n_val``/``n_train`` fit the images available
    (counted for the sample set and a folder, the official partition for CelebA), batch sizes
@@ -310,6 +311,7 @@ def resolve(config: dict) -> Resolved:
     _check_tuning_leaves_training(config, counts)
     _check_batch_sizes(config, counts, resolved)
     claims(resolved)  # checks the claims' cross-references
+    _check_step_curves(resolved)
     return resolved
 
 
@@ -499,6 +501,58 @@ def figure_ids(resolved: Resolved, number: str) -> list[str]:
             if eid in resolved.experiments]
 
 
+def _check_step_curves(resolved: Resolved) -> None:
+    """A step curve names meta experiments of one task scored on one measurement (same
+    ``eval.observed``), and classical solvers of that task: ``red`` with ``params_from`` an
+    experiment of method red, ``gd`` without."""
+    for name, curve in resolved.config.get("step_curves", {}).items():
+        key = f"config.step_curves.{name}"
+        tasks, observed = set(), set()
+        for label, eid in curve["experiments"].items():
+            if eid not in resolved.all:
+                raise ConfigError(f"{key}.experiments.{label}: unknown experiment {eid!r}")
+            spec = resolved.all[eid]
+            if spec["method"] != "meta":
+                raise ConfigError(f"{key}.experiments.{label}: {eid!r} is a {spec['method']} experiment; "
+                                  "a step curve evaluates meta experiments (classical ones go under solvers)")
+            tasks.add(spec["task"]["name"])
+            observed.add(str(spec["eval"]["observed"]))
+        if len(tasks) > 1 or len(observed) > 1:
+            raise ConfigError(f"{key}.experiments: the curves must share one task and one measurement "
+                              f"(eval.observed); got tasks {sorted(tasks)}, observed {sorted(observed)}")
+        for label, solver in curve["solvers"].items():
+            where = f"{key}.solvers.{label}.params_from"
+            src = solver["params_from"]
+            if solver["kind"] == "gd":
+                if src is not None:
+                    raise ConfigError(f"{where}: a gd solver has no tuned parameters (step_size sets α)")
+                continue
+            if src is None or src not in resolved.all or resolved.all[src]["method"] != "red":
+                raise ConfigError(f"{where}: a red solver runs with the tuned parameters of a red "
+                                  f"experiment; {src!r} is not one")
+            if resolved.all[src]["task"]["name"] not in tasks:
+                raise ConfigError(f"{where}: {src!r} belongs to another task than the curve's {sorted(tasks)}")
+
+
+def step_curve_ids(resolved: Resolved, name: str) -> list[str]:
+    """Enabled meta experiments one step curve evaluates, in order (none for a disabled curve)."""
+    curve = resolved.config["step_curves"][name]
+    return [eid for eid in curve["experiments"].values() if curve["enabled"] and eid in resolved.experiments]
+
+
+def step_curve_spec(resolved: Resolved, name: str) -> dict:
+    """What the step_curve job reads: the curve's title and steps, the job spec of each
+    enabled meta experiment by label, and the classical solvers whose ``params_from`` (if any)
+    is enabled."""
+    curve = resolved.config["step_curves"][name]
+    enabled = resolved.experiments
+    return {"title": curve["title"], "steps": list(curve["steps"]), "tf32": resolved.config["tf32"],
+            "experiments": {label: job_spec(enabled[eid]) for label, eid in curve["experiments"].items()
+                            if eid in enabled},
+            "solvers": {label: dict(s) for label, s in curve["solvers"].items()
+                        if s["params_from"] is None or s["params_from"] in enabled}}
+
+
 def _check_unrolled(resolved: Resolved) -> None:
     """An unrolled experiment starts from the tuned parameters of an enabled classical
     experiment of the same solver at the DnCNN's resolution."""
@@ -572,4 +626,4 @@ def denoiser_spec(config: Mapping) -> dict:
 __all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config", "lpips_nets",
            "available_images", "job_spec", "method_defaults",
            "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge", "table_experiments", "figure_layout", "figure_experiments", "figure_ids",
-           "denoiser_spec", "claims", "claim_experiments"]
+           "denoiser_spec", "claims", "claim_experiments", "step_curve_ids", "step_curve_spec"]

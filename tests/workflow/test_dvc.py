@@ -116,7 +116,7 @@ def pushed(tiny_run, tmp_path_factory):
     # results/<task>/<experiment>
     units = [p for p in (origin / "data").iterdir() if p.is_dir()]
     for sub in (p for p in (origin / "results").iterdir() if p.is_dir()):
-        units += [sub] if sub.name in ("tables", "figures", "claims") else [
+        units += [sub] if sub.name in ("tables", "figures", "claims", "step_curves") else [
             p for p in sub.iterdir() if p.is_dir()]
     pointers = {f"{p.relative_to(origin)}.dvc" for p in units}
     assert {f"{TASK_DIR}/{e}.dvc" for e in EXPERIMENTS} | {"data/processed.dvc"} <= pointers

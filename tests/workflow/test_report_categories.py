@@ -23,3 +23,13 @@ def test_claims_are_a_report_category_with_a_caption(tmp_path):
     assert flags["results/claims/claims.csv"].category == "Claims"
     caption = work / "workflow" / "report" / "claims.rst"
     assert caption.is_file() and "bootstrap interval" in caption.read_text()
+
+
+def test_the_step_curve_figure_is_in_the_report_with_a_caption(tmp_path):
+    work = workflow_copy(tmp_path)
+    flags = report_flags(work, "step_curve")
+    (png,) = flags  # the figure, not the CSV ({name,<constraint>}: the wildcard and its constraint)
+    assert png.startswith("results/step_curves/{name") and png.endswith("}.png")
+    assert flags[png].category == "Inner steps"
+    caption = work / "workflow" / "report" / "step_curve.rst"
+    assert caption.is_file() and "inner steps" in caption.read_text()

@@ -173,6 +173,50 @@ def unrolled_params(wildcards):
     )
 
 
+def step_curve_inputs(wildcards):
+    """The store, each meta curve's model.pt (and its DnCNN), each red solver's params.json
+    (keys model<i> / params<i>: the i-th curve of the spec; labels may hold any character).
+    """
+    spec = metainv_config.step_curve_spec(RESOLVED, wildcards.name)
+    eids = metainv_config.step_curve_ids(RESOLVED, wildcards.name)
+    inputs = store_files(EXPERIMENTS[eids[0]]["task"]["resolution"])
+    for i, exp in enumerate(spec["experiments"].values()):
+        inputs[f"model{i}"] = model_path(exp["id"])
+        inputs.update(solver_inputs(exp["id"], with_params=False))
+    for i, solver in enumerate(spec["solvers"].values()):
+        if solver["kind"] == "red":
+            inputs[f"params{i}"] = f"{exp_dir(solver['params_from'])}/params.json"
+            inputs["denoiser"] = DENOISER_MODEL
+    return inputs
+
+
+def step_curve_flags(wildcards, input):
+    """--models / --params LABEL=PATH pairs and --denoiser for step_curve_inputs."""
+    spec = metainv_config.step_curve_spec(RESOLVED, wildcards.name)
+    models = [
+        shlex.quote(f"{label}={input[f'model{i}']}")
+        for i, label in enumerate(spec["experiments"])
+    ]
+    params = [
+        shlex.quote(f"{label}={input[f'params{i}']}")
+        for i, (label, solver) in enumerate(spec["solvers"].items())
+        if solver["kind"] == "red"
+    ]
+    flags = "--models " + " ".join(models)
+    if params:
+        flags += " --params " + " ".join(params)
+    if "denoiser" in input.keys():
+        flags += f" --denoiser {input.denoiser}"
+    return flags
+
+
+STEP_CURVES = [
+    name
+    for name in config.get("step_curves", {})
+    if metainv_config.step_curve_ids(RESOLVED, name)
+]
+
+
 UNROLLED_IDS = RESOLVED.trained_ids("unrolled")
 # experiments that train a model of their own (model.pt, train_log.csv, train_curve.png)
 TRAINED_IDS = RESOLVED.trained_ids("meta") + RESOLVED.trained_ids("unet") + UNROLLED_IDS
@@ -193,6 +237,11 @@ def all_targets():
         targets.append(f"{exp_dir(eid)}/train_curve.png")
     if config.get("claims"):
         targets += ["results/claims/claims.csv", "results/claims/claims.md"]
+    for name in STEP_CURVES:
+        targets += [
+            f"results/step_curves/{name}.csv",
+            f"results/step_curves/{name}.png",
+        ]
     # Every result an experiment shares (DVC) is a target, so one that is missing (deleted, or
     # not pulled) is rebuilt together with what depends on it: Snakemake otherwise skips a
     # missing intermediate file whose consumers are up to date. The data stores are not

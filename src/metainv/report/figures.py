@@ -153,3 +153,29 @@ def plot_panel_rows(rows: Sequence[tuple[str, Sequence[Panel]]], out_png: str | 
                 ax.set_ylabel(label, fontsize=8)
     _suptitle(fig, title, fontsize=9)
     return _save(fig, out_png)
+
+
+def plot_step_curve(frame: pd.DataFrame, out_png: str | Path, title: str) -> Path:
+    """PSNR (mean ± std over the validation images) against the number of inner / solver steps
+    (symlog axis: 0 is the start alone) and against the wall-clock seconds per image (log
+    axis), one line per ``label`` of a step_curve.csv frame (:mod:`metainv.stages.step_curve`)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), squeeze=False)
+    for i, (label, part) in enumerate(frame.groupby("label", sort=False)):
+        part = part.sort_values("steps")
+        style = dict(color=f"C{i}", marker="o", ms=3, label=label, ls="-" if part.kind.iloc[0] == "meta" else "--")
+        ax = axes[0, 0]
+        ax.plot(part.steps, part.psnr_mean, **style)
+        ax.fill_between(part.steps, part.psnr_mean - part.psnr_std, part.psnr_mean + part.psnr_std,
+                        color=f"C{i}", alpha=0.1, lw=0)
+        axes[0, 1].plot(part.seconds_per_image.clip(lower=1e-6), part.psnr_mean, **style)
+    ax = axes[0, 0]
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("inner steps (solver steps for the classical lines)")
+    ax.set_ylabel("PSNR (dB), validation")
+    ax.legend(fontsize=7)
+    ax = axes[0, 1]
+    ax.set_xscale("log")
+    ax.set_xlabel("wall-clock seconds per image")
+    ax.set_ylabel("PSNR (dB), validation")
+    _suptitle(fig, title, fontsize=10)
+    return _save(fig, out_png)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from metainv.specs.base import (Keep, keep_field, Fraction, NonNegativeInt, PositiveFloat, PositiveInt, Spec, field)
 from metainv.specs.experiment import Experiment
@@ -148,6 +148,37 @@ class Figure(Spec):
                     "(one row per setting, each with its own input)")
 
 
+def _increasing(steps: list[int]) -> list[int]:
+    """The inner-step counts of a step curve, strictly increasing (each is one point)."""
+    if any(b <= a for a, b in zip(steps, steps[1:])):
+        raise ValueError(f"steps {steps} must be strictly increasing (each number of steps is one point)")
+    return steps
+
+
+class StepCurveSolver(Spec):
+    """A classical solver run from y for the curve's numbers of steps (0: y itself)."""
+
+    kind: Literal["gd", "red"] = Field(description="gd: Eq. 6, x ← x − α Aᵀ(Ax − y); red: RED with the DnCNN")
+    step_size: PositiveFloat = field(1.0, "α of Eq. 6 (kind gd)")
+    params_from: str | None = field(
+        None, "kind red: id of the red experiment (same task) whose tuned params.json it runs with")
+
+
+class StepCurve(Spec):
+    """PSNR on the validation split against the number of inner steps at evaluation, and
+    against the wall-clock seconds per image (not in the paper): each meta experiment's trained
+    model evaluated with every number of `steps` (0: f(φ_θ), the learned start alone; steps
+    past inner.steps reuse the last rate), beside classical solvers run for as many steps."""
+
+    title: str = Field(description="title of the figure")
+    enabled: bool = field(True, "false keeps the curve in the config without running it")
+    steps: Annotated[list[NonNegativeInt], Field(min_length=1), AfterValidator(_increasing)] = field(
+        [0, 1, 2, 3, 5, 10, 20, 50], "numbers of inner (and solver) steps, strictly increasing")
+    experiments: Annotated[dict[str, str], Field(min_length=1)] = Field(
+        description="curve label → id of a meta experiment; all of one task and measurement")
+    solvers: dict[str, StepCurveSolver] = field({}, "curve label → classical solver on the same measurements")
+
+
 class JobResources(Spec):
     """What one job asks a scheduler for (Snakemake resources; workflow/profiles/slurm)."""
 
@@ -177,6 +208,7 @@ class Resources(Spec):
     train_unrolled: TrainingResources = field(TrainingResources(), "unrolled-solver training")
     tune_classical: SearchResources = field(SearchResources(), "RED / HQS parameter search")
     reconstruct: JobResources = field(JobResources(), "any method on the validation split (rule reconstruct)")
+    step_curve: JobResources = field(JobResources(), "PSNR against inner steps (rule step_curve)")
 
 
 class Config(Spec):
@@ -197,6 +229,8 @@ class Config(Spec):
     tables: dict[str, Table] = field({}, "tables by number")
     claims: list[Claim] = field([], "the paper's claims, checked by the claims rule")
     figures: dict[str, Figure] = field({}, "figures by number")
+    step_curves: dict[str, StepCurve] = field(
+        {}, "PSNR against inner steps and seconds per image, by name (results/step_curves/<name>.{csv,png})")
     resources: Resources = field(Resources(), "cluster resources per rule")
 
 
@@ -211,4 +245,4 @@ class ConfigSchema(Config):
 
 __all__ = ["Config", "ConfigSchema", "Data", "Celeba", "Sample", "Task", "Operator", "InpaintCenter",
            "InpaintRandom", "Blur", "Denoiser", "Table", "TableRow", "Claim", "Figure", "Resources",
-           "JobResources", "Metric"]
+           "JobResources", "Metric", "StepCurve", "StepCurveSolver"]

@@ -1,0 +1,94 @@
+"""``snakemake -n`` plans the Meta-FiLM rows (not in the paper; docs: beyond) and the step
+curve: on the quick configuration Table 1's row and the curve (its Table 2–3 rows are disabled
+for the quick run's budget and read "not run"), on the paper configuration every row; the
+table, claims and report rules read them."""
+
+import re
+
+import pytest
+
+from .conftest import snakemake, workflow_copy
+
+pytestmark = pytest.mark.slow
+
+
+def _plan(work, *configfiles):
+    """[(rule, the job's text)] of a dry run."""
+    proc = snakemake(work, "-n", "--cores", "1", *(["--configfile", *configfiles] if configfiles else []),
+                     timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:\n)", proc.stdout)
+    return [(m.group(1), b) for b in blocks if (m := re.match(r"(?:local)?rule (\w+):\n", b))]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return workflow_copy(tmp_path_factory.mktemp("film_plan"))
+
+
+@pytest.fixture(scope="module")
+def quick(work):
+    return _plan(work, "config/quick.yaml")
+
+
+@pytest.fixture(scope="module")
+def paper(work):
+    return _plan(work)
+
+
+def _line(block: str, key: str) -> str:
+    return next((ln.strip() for ln in block.splitlines() if ln.strip().startswith(f"{key}:")), "")
+
+
+def _trained(jobs, task, exp):
+    return any(rule == "meta_train" and _line(b, "wildcards") == f"wildcards: task={task}, exp={exp}"
+               for rule, b in jobs)
+
+
+def _scored(jobs, exp):
+    return all(any(rule == wanted and _line(b, "wildcards").endswith(f"exp={exp}") for rule, b in jobs)
+               for wanted in ("reconstruct", "evaluate"))
+
+
+def _inputs(jobs, rule, number=None):
+    block = next(b for r, b in jobs if r == rule and (number is None or f"number={number}" in _line(b, "wildcards")))
+    return _line(block, "input")
+
+
+def test_the_quick_run_trains_and_scores_table_1s_row_and_not_the_disabled_ones(quick):
+    assert _trained(quick, "inpaint_center", "meta_film_center") and _scored(quick, "meta_film_center")
+    assert "meta_film_center/metrics.csv" in _inputs(quick, "table", 1)
+    assert "meta_film_center/metrics.csv" in _inputs(quick, "claims")
+    assert not _trained(quick, "inpaint_random", "meta_film_random")
+    assert not _trained(quick, "deblur", "meta_red_film")
+
+
+@pytest.mark.parametrize("jobs, names", [("quick", ["center"]), ("paper", ["center", "deblur"])])
+def test_each_step_curve_is_one_job_that_reads_its_models(request, jobs, names):
+    curves = {_line(b, "wildcards"): _line(b, "input") for rule, b in request.getfixturevalue(jobs)
+              if rule == "step_curve"}
+    assert sorted(curves) == [f"wildcards: name={n}" for n in names]  # quick disables deblur
+    center = curves["wildcards: name=center"]
+    assert "inpaint_center/meta_center_m3/model.pt" in center and "inpaint_center/meta_film_center/model.pt" in center
+    if "deblur" in names:
+        deblur = curves["wildcards: name=deblur"]
+        for path in ("deblur/meta_red_l2/model.pt", "deblur/meta_red_film/model.pt", "deblur/red_12/params.json",
+                     "denoiser/dncnn/model.pt"):
+            assert path in deblur, path
+
+
+@pytest.mark.parametrize("task, exp", [
+    ("inpaint_center", "meta_film_center"), ("inpaint_random", "meta_film_random"), ("deblur", "meta_red_film"),
+])
+def test_the_paper_config_trains_each_film_model(paper, task, exp):
+    assert _trained(paper, task, exp)
+
+
+def test_the_paper_config_scores_every_film_row_in_its_table(paper):
+    for exp in ("meta_film_random", "meta_film_random_k10", "meta_film_random_k1000", "meta_film_random_half",
+                "meta_film_random_dc_k10", "meta_film_random_dc_k500", "meta_film_random_dc_k1000",
+                "meta_film_random_dc_half"):
+        assert _scored(paper, exp), exp
+        assert f"{exp}/metrics.csv" in _inputs(paper, "table", 2)
+    assert _scored(paper, "meta_red_film") and "meta_red_film/metrics.csv" in _inputs(paper, "table", 3)
+    assert "meta_red_film/metrics.csv" in _inputs(paper, "claims")
