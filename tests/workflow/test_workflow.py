@@ -110,7 +110,7 @@ def test_paper_config_plans(tmp_path):
     assert proc.returncode == 0, out[-3000:]
     for rule in ("download_celeba", "prepare_celeba", "meta_train", "reconstruct", "evaluate", "table", "figure",
                  "train_unet", "train_unrolled", "tune_classical", "train_denoiser"):
-        assert rule in out
+        assert f"rule {rule}:" in out, rule
     assert "data/processed/celeba/128/train.npy" in out
 
 
