@@ -99,14 +99,14 @@ def adapt(
     final_solver: Solver | None = None,
     reduction: str = "mean",
 ) -> InnerResult:
-    """Algorithm 1 for a batch of measurements y (B×C×H×W); the inner update changes only the
+    """Algorithm 1 for a batch of measurements y (B×…; the SIREN renders ``op.image_size(y)``); the inner update changes only the
     tensors ``rates.adapted`` of ``siren.batched(B)`` (a ModulatedSiren's z starts at 0).
 
     ``track_meta_gradient=False`` is the inference path: each θ_i^k is detached after its
     update so memory does not grow with m. ``final_solver`` replaces f in line 6 (e.g. the
     evaluation step size); by default it is ``solver``. ``reduction``: see :func:`data_fidelity`.
     """
-    batch, _, height, width = y.shape
+    batch, (height, width) = y.shape[0], op.image_size(y)
     adapted = rates.adapted
     params = siren.batched(batch)
     if not track_meta_gradient:

@@ -25,13 +25,15 @@ from metainv.physics import LinearOperator, Mask
 
 
 def unet_input(y: torch.Tensor, op: LinearOperator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(zero-filled measurement Aᵀy, mask N×1×H×W) of a batch; the mask is all ones for an
-    operator that masks nothing."""
-    zero_filled = op.adjoint(y)
+    """(the operator's input image — zero-filled y for a mask, A⁺y for compressed sensing
+    (:meth:`~metainv.physics.LinearOperator.input_image`) — and the mask N×1×H×W) of a batch;
+    the mask is all ones for an operator that masks nothing."""
+    zero_filled = op.input_image(y)
+    shape = (y.shape[0], 1, *zero_filled.shape[-2:])
     if isinstance(op, Mask):
-        mask = op.mask.to(y.dtype).expand(y.shape[0], 1, *y.shape[-2:])
+        mask = op.mask.to(y.dtype).expand(shape)
     else:
-        mask = torch.ones(y.shape[0], 1, *y.shape[-2:], dtype=y.dtype, device=y.device)
+        mask = torch.ones(shape, dtype=y.dtype, device=y.device)
     return zero_filled, mask
 
 
