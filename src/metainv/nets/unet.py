@@ -5,7 +5,9 @@ decoder with concatenated skip connections, Conv+BN+ReLU blocks, max-pool down, 
 up; any H×W, padded internally to a multiple of 2^(scales−1)). Around it, the inpainting
 input/output convention:
 
-    input   [Aᵀy, m]                the zero-filled measurement (C channels) and the mask (1)
+    input   [Aᵀy, m]                the zero-filled measurement (C channels) and the mask (1);
+                                    in general the operator's input image (A⁺y = Aᵀy for the
+                                    structured compressed sensing) and a mask of ones
     output  x̂ = Aᵀy + U([Aᵀy, m])   residual to the zero-filled image (Jin et al. 2017)
 
 The mask channel tells the network which zeros are missing pixels, so one model serves any
