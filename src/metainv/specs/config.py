@@ -97,7 +97,18 @@ class CompressedSensing(Spec):
         0, "seed of the random signs: one operator for the task, the same in training, tuning and evaluation")
 
 
-Operator = Annotated[Union[InpaintCenter, InpaintRandom, Blur, CompressedSensing], Field(discriminator="kind")]
+class SuperResolution(Spec):
+    """×factor super-resolution: anti-aliasing filter, then every factor-th pixel, circular
+    boundary (deepinv.physics.Downsampling; not in the paper)."""
+
+    kind: Literal["super_resolution"] = Field(description="the operator")
+    noise_std: Annotated[float, Field(ge=0)] = field(0.0, "σ of the additive Gaussian noise")
+    factor: Annotated[int, Field(ge=2)] = field(4, "downsampling factor (the resolution must be a multiple)")
+    kernel: Literal["bicubic", "gaussian", "bilinear"] = field("bicubic", "anti-aliasing filter")
+
+
+Operator = Annotated[Union[InpaintCenter, InpaintRandom, Blur, CompressedSensing, SuperResolution],
+                     Field(discriminator="kind")]
 
 
 class Task(Spec):
@@ -224,5 +235,5 @@ class ConfigSchema(Config):
 
 
 __all__ = ["Config", "ConfigSchema", "Data", "Celeba", "Sample", "Task", "Operator", "InpaintCenter",
-           "InpaintRandom", "Blur", "CompressedSensing", "Denoiser", "Table", "TableRow", "Claim", "Figure", "Resources",
+           "InpaintRandom", "Blur", "CompressedSensing", "SuperResolution", "Denoiser", "Table", "TableRow", "Claim", "Figure", "Resources",
            "JobResources", "Metric"]
