@@ -197,8 +197,8 @@ class DeepinvOperator(LinearOperator):
 
     A and Aᵀ are deepinv's ``A`` and ``A_adjoint``; the noise is this package's (drawn from the
     caller's generator in float64 on the CPU, :meth:`LinearOperator.measure`), so the physics
-    should carry no noise model of its own. The input image is deepinv's pseudo-inverse
-    ``A_dagger(y)``. (AᵀA + ρI)⁻¹z is deepinv's own ``prox_l2`` where the physics class
+    should carry no noise model of its own. The input image is the pseudo-inverse A⁺y
+    (:meth:`input_image`). (AᵀA + ρI)⁻¹z is deepinv's own ``prox_l2`` where the physics class
     overrides it with a closed form (``Downsampling`` with circular padding, the
     ``DecomposablePhysics`` such as ``MRI``), and otherwise deepinv's conjugate gradient
     (``deepinv.optim.linear.conjugate_gradient``, relative residual ``cg_tol``); a subclass may
@@ -373,9 +373,9 @@ def build_operator(
     """Operator for a batch of ``n`` images (``channels``×H×W) from a task's ``operator`` block.
 
     ``spec["kind"]`` is ``inpaint_center`` | ``inpaint_random`` | ``blur`` |
-    ``compressed_sensing`` | ``super_resolution``. For random masks, ``observed`` fixes the number of observed pixels
-    (evaluation); without it a number is drawn per batch from ``spec["observed_range"]``
-    (training).
+    ``compressed_sensing`` | ``super_resolution``. For random masks, ``observed`` fixes the
+    number of observed pixels (evaluation); without it a number is drawn per batch from
+    ``spec["observed_range"]`` (training).
     """
     spec = operator_spec(spec)  # refuses an unknown kind
     kind = spec["kind"]
