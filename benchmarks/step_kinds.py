@@ -100,6 +100,8 @@ register(StepKind("meta_red", "Table 3: Meta-RED, DnCNN frozen, Meta-SGD", _meta
                   ("meta_red_l2", "meta_red_l1", "meta_red_lpips")))
 register(StepKind("meta_red_ft", "Table 4: Meta-RED, DnCNN fine-tuned", _meta("meta_red_ft_l2"),
                   ("meta_red_ft_l2", "meta_red_ft_l1", "meta_red_ft_lpips")))
+register(StepKind("meta_cs", "Table 5: compressed sensing (deepinv StructuredRandom), GD f, m = 3",
+                  _meta("meta_cs"), ("meta_cs",)))
 register(StepKind("dncnn_train", "DnCNN prior: one training step", _dncnn_train, ("denoiser",),
                   meta_gradient=False))
 

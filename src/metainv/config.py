@@ -165,6 +165,9 @@ def _check_tasks(tasks: Mapping) -> None:
                 if hi > pixels:
                     raise ConfigError(f"{key}.observed_range: [{lo}, {hi}] observes more pixels than "
                                       f"a {res}×{res} image has ({pixels})")
+        if op["kind"] == "super_resolution" and res % op["factor"]:
+            raise ConfigError(f"{key}.factor: {op['factor']} does not divide the {res}×{res} image "
+                              f"(config.tasks.{name}.resolution)")
         if op["kind"] == "blur":
             size = op["kernel_size"]
             if size % 2 == 0:

@@ -1,12 +1,17 @@
 """Forward models y = A(x) + ε (paper Eq. 1–2), batched over N×C×H×W images.
 
-Every operator is linear and exposes ``A(x)`` (:meth:`forward`), ``Aᵀ(y)`` (:meth:`adjoint`)
-and ``measure(x, generator)`` = A(x) + σ·n with n ~ N(0, I). Measurements live in image
-space (masking zero-fills, blurring keeps the size), so ``Aᵀy`` is the natural "input
-image" of a method and the zero-filled baseline.
+Every operator is linear and exposes ``A(x)`` (:meth:`forward`), ``Aᵀ(y)`` (:meth:`adjoint`),
+``measure(x, generator)`` = A(x) + σ·n with n ~ N(0, I), ``gram_inverse(z, ρ)`` =
+(AᵀA + ρI)⁻¹z (the data step of RED and HQS), and the two things a method needs to know about
+y beyond A: :meth:`~LinearOperator.input_image` (the image a method starts from and the tables'
+Input row) and :meth:`~LinearOperator.image_size` (the H×W a SIREN renders). The hand-written
+operators measure in image space (masking zero-fills, blurring keeps the size), so y itself
+is their input image. :class:`DeepinvOperator` wraps any ``deepinv.physics.LinearPhysics``,
+whose measurements may live elsewhere (compressed sensing: m values per channel); its input
+image is deepinv's pseudo-inverse A⁺y.
 
-Operators are plain objects holding tensors (mask, kernel spectrum); they are built per
-batch when the operator is random (random missing pixels: one mask per image) and are
+Operators are plain objects holding tensors (mask, kernel spectrum, matrix); they are built
+per batch when the operator is random (random missing pixels: one mask per image) and are
 device-agnostic: tensors follow ``x``.
 """
 
@@ -35,9 +40,23 @@ class LinearOperator:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward(x)
 
-    def measured_entries(self, x: torch.Tensor) -> torch.Tensor:
-        """Number of measured values per image (shape N): C·H·W unless the operator masks."""
-        return torch.full((x.shape[0],), float(x[0].numel()), dtype=x.dtype, device=x.device)
+    def measured_entries(self, y: torch.Tensor) -> torch.Tensor:
+        """Number of measured values per image of the measurement ``y`` (shape N): every entry
+        of y unless the operator masks."""
+        return torch.full((y.shape[0],), float(y[0].numel()), dtype=y.dtype, device=y.device)
+
+    def input_image(self, y: torch.Tensor) -> torch.Tensor:
+        """The image-shaped input of a method (the solvers' x₀, the UNet's input, the tables'
+        Input row): y itself for an operator that measures in image space."""
+        return y
+
+    def image_size(self, y: torch.Tensor) -> tuple[int, int]:
+        """(H, W) of the images behind the measurement ``y``."""
+        return int(y.shape[-2]), int(y.shape[-1])
+
+    def gram_inverse(self, z: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """(AᵀA + ρI)⁻¹ z; ``rho`` a number or one value per image (shape N)."""
+        raise NotImplementedError
 
     def measure(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """y = A(x) + ε, ε ~ N(0, σ² I) drawn from ``generator`` (Eq. 2)."""
@@ -165,6 +184,148 @@ class Blur(LinearOperator):
         return torch.fft.irfft2(torch.fft.rfft2(z) / (denom + rho), s=z.shape[-2:])
 
 
+def _per_image(rho: float | torch.Tensor, ref: torch.Tensor) -> float | torch.Tensor:
+    """ρ as a number, or as a tensor of shape N broadcasting over the other dimensions of ``ref``."""
+    if not torch.is_tensor(rho):
+        return float(rho)
+    rho = rho.to(dtype=ref.dtype, device=ref.device)
+    return rho.view(-1, *([1] * (ref.ndim - 1))) if rho.ndim == 1 else rho
+
+
+class DeepinvOperator(LinearOperator):
+    """A ``deepinv.physics.LinearPhysics`` as this package's operator.
+
+    A and Aᵀ are deepinv's ``A`` and ``A_adjoint``; the noise is this package's (drawn from the
+    caller's generator in float64 on the CPU, :meth:`LinearOperator.measure`), so the physics
+    should carry no noise model of its own. The input image is the pseudo-inverse A⁺y
+    (:meth:`input_image`). (AᵀA + ρI)⁻¹z is deepinv's own ``prox_l2`` where the physics class
+    overrides it with a closed form (``Downsampling`` with circular padding, the
+    ``DecomposablePhysics`` such as ``MRI``), and otherwise deepinv's conjugate gradient
+    (``deepinv.optim.linear.conjugate_gradient``, relative residual ``cg_tol``); a subclass may
+    give its own closed form. ``physics`` is built in float64 on the CPU and copied once per
+    (device, dtype) of the tensors it meets (complex buffers, e.g. a filter's spectrum, stay
+    complex).
+    """
+
+    def __init__(self, physics, channels: int, height: int, width: int, noise_std: float = 0.0,
+                 cg_max_iter: int = 200, cg_tol: float = 1e-6):
+        self.physics = physics
+        self.shape = (int(channels), int(height), int(width))
+        self.noise_std = float(noise_std)
+        self.cg_max_iter, self.cg_tol = int(cg_max_iter), float(cg_tol)
+        self._copies: dict = {}
+
+    def at(self, ref: torch.Tensor):
+        """The physics on ``ref``'s device and in its dtype (copied once per pair)."""
+        key = (ref.device, ref.dtype)
+        if key not in self._copies:
+            import copy
+
+            complex_dtype = torch.complex128 if ref.dtype == torch.float64 else torch.complex64
+
+            def convert(t: torch.Tensor) -> torch.Tensor:  # Module.to(dtype) would drop imaginary parts
+                dtype = complex_dtype if t.is_complex() else ref.dtype if t.is_floating_point() else t.dtype
+                return t.to(device=ref.device, dtype=dtype)
+
+            physics = copy.deepcopy(self.physics)._apply(convert)
+            if hasattr(physics, "dtype"):  # deepinv casts inputs to the dtype it was built with
+                physics.dtype = ref.dtype
+            self._copies[key] = physics
+        return self._copies[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.at(x).A(x)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return self.at(y).A_adjoint(y)
+
+    #: ε of the closed-form pseudo-inverse (AᵀA + εI)⁻¹Aᵀy (relative to ‖A‖ ≈ 1)
+    PSEUDO_INVERSE_EPS = 1e-6
+
+    def _closed_form(self, physics) -> bool:
+        from deepinv.physics import LinearPhysics
+
+        return type(physics).prox_l2 is not LinearPhysics.prox_l2
+
+    def input_image(self, y: torch.Tensor) -> torch.Tensor:
+        """A⁺y, the minimum-norm least-squares image: (AᵀA + εI)⁻¹Aᵀy by deepinv's closed-form
+        ``prox_l2`` where the class has one (``Downsampling``: 1.5 s → milliseconds per batch of
+        five 64² images), else deepinv's iterative ``A_dagger``."""
+        physics = self.at(y)
+        if self._closed_form(physics):
+            return physics.prox_l2(0.0, y, 1 / self.PSEUDO_INVERSE_EPS)
+        return physics.A_dagger(y)
+
+    def image_size(self, y: torch.Tensor) -> tuple[int, int]:
+        return self.shape[1], self.shape[2]
+
+    def gram_inverse(self, z: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
+        """(AᵀA + ρI)⁻¹ z: deepinv's closed-form ``prox_l2(z/ρ, 0, 1/ρ)`` =
+        argmin_x ½‖Ax‖²/ρ + ½‖x − z/ρ‖² where the class has one, else conjugate gradient on
+        the normal equations."""
+        from deepinv.optim.linear import conjugate_gradient
+
+        physics, r = self.at(z), _per_image(rho, z)
+        if self._closed_form(physics):
+            return physics.prox_l2(z / r, torch.zeros_like(physics.A(z)), 1 / r)
+        return conjugate_gradient(lambda v: physics.A_adjoint_A(v) + r * v, z, max_iter=self.cg_max_iter,
+                                  tol=self.cg_tol, parallel_dim=0, init=z / (1 + r))
+
+
+class OrthonormalRowsOperator(DeepinvOperator):
+    """A deepinv physics whose rows are orthonormal (AAᵀ = I), e.g. a subsampled orthogonal
+    transform: AᵀA is then the projection P onto the row space, so everything is closed form —
+    A⁺ = Aᵀ, and (AᵀA + ρI)⁻¹ z = z/ρ − P z / (ρ(1 + ρ)). Gradient descent (Eq. 6) with step 1
+    makes the data fit exact, as for a mask."""
+
+    def input_image(self, y: torch.Tensor) -> torch.Tensor:
+        """A⁺y = Aᵀy (AAᵀ = I)."""
+        return self.adjoint(y)
+
+    def gram_inverse(self, z: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
+        r = _per_image(rho, z)
+        return z / r - self.adjoint(self.forward(z)) / (r * (1 + r))
+
+
+@functools.lru_cache(maxsize=8)
+def compressed_sensing(ratio: float, seed: int, channels: int, height: int, width: int,
+                       noise_std: float = 0.0) -> OrthonormalRowsOperator:
+    """Structured random compressed sensing (deepinv ``StructuredRandom``, two layers):
+    A x = S F D₂ F D₁ x per channel, with D_i random ±1 diagonals drawn from ``seed``, F the
+    orthonormal 2-D DST-I (deepinv ``dst1`` over H and W) and S the centre
+    round(√ratio·H) × round(√ratio·W) block of coefficients: m/n ≈ ``ratio``, AAᵀ = I, O(n log n)
+    per image (a dense Gaussian matrix costs O(mn) and its pseudo-inverse, which deepinv's
+    ``CompressedSensing`` computes when built, takes tens of seconds at 64²)."""
+    from deepinv.physics import StructuredRandom
+    from deepinv.physics.functional import dst1
+
+    side_h, side_w = (max(1, round(math.sqrt(float(ratio)) * side)) for side in (height, width))
+    transform = functools.partial(dst1, dim=(-2, -1))
+    physics = StructuredRandom(img_size=(channels, height, width), output_size=(channels, side_h, side_w),
+                               n_layers=2, transform_func=transform, transform_func_inv=transform,
+                               rng=torch.Generator().manual_seed(int(seed)))
+    return OrthonormalRowsOperator(physics.to(torch.float64), channels, height, width, noise_std)
+
+
+@functools.lru_cache(maxsize=8)
+def super_resolution(factor: int, kernel: str, channels: int, height: int, width: int,
+                     noise_std: float = 0.0) -> DeepinvOperator:
+    """×``factor`` super-resolution: y = S(h ∗ x), deepinv ``Downsampling`` with the anti-aliasing
+    filter ``kernel`` (bicubic | gaussian | bilinear) and a circular boundary, whose data step
+    deepinv solves in closed form (Zhao et al. 2016); the input image is A⁺y."""
+    from deepinv.physics import Downsampling
+    from deepinv.physics import functional as dF
+
+    filters = {"bicubic": dF.bicubic_filter, "bilinear": dF.bilinear_filter,
+               "gaussian": lambda f: dF.gaussian_blur(sigma=(f, f))}  # deepinv's choices for a string
+    h = filters[kernel](int(factor)).to(torch.float64)  # in float64: its spectrum (the data step) too
+    if h.shape[-2] > height or h.shape[-1] > width:  # the FFT data step would wrap it around
+        raise ValueError(f"a ×{factor} super-resolution's {h.shape[-2]}×{h.shape[-1]} {kernel} filter is larger "
+                         f"than the {height}×{width} image")
+    physics = Downsampling(img_size=(channels, height, width), filter=h, factor=int(factor), padding="circular")
+    return DeepinvOperator(physics, channels, height, width, noise_std)
+
+
 @functools.cache
 def _operator_models() -> dict:
     """kind → its model, from the :data:`metainv.specs.config.Operator` union (read once)."""
@@ -207,13 +368,14 @@ def sample_observed(spec: Mapping, generator: torch.Generator | None = None) -> 
 
 def build_operator(
     spec: Mapping, n: int, height: int, width: int, generator: torch.Generator | None = None,
-    device: torch.device | str = "cpu", observed: int | str | None = None,
+    device: torch.device | str = "cpu", observed: int | str | None = None, channels: int = 3,
 ) -> LinearOperator:
-    """Operator for a batch of ``n`` images from a task's ``operator`` config block.
+    """Operator for a batch of ``n`` images (``channels``×H×W) from a task's ``operator`` block.
 
-    ``spec["kind"]`` is ``inpaint_center`` | ``inpaint_random`` | ``blur``. For random masks,
-    ``observed`` fixes the number of observed pixels (evaluation); without it a number is
-    drawn per batch from ``spec["observed_range"]`` (training).
+    ``spec["kind"]`` is ``inpaint_center`` | ``inpaint_random`` | ``blur`` |
+    ``compressed_sensing`` | ``super_resolution``. For random masks, ``observed`` fixes the
+    number of observed pixels (evaluation); without it a number is drawn per batch from
+    ``spec["observed_range"]`` (training).
     """
     spec = operator_spec(spec)  # refuses an unknown kind
     kind = spec["kind"]
@@ -224,6 +386,10 @@ def build_operator(
         if observed is None:
             observed = sample_observed(spec, generator)
         return Mask(random_mask(n, height, width, observed, generator, device), noise_std=noise)
+    if kind == "compressed_sensing":
+        return compressed_sensing(float(spec["ratio"]), int(spec["operator_seed"]), channels, height, width, noise)
+    if kind == "super_resolution":
+        return super_resolution(int(spec["factor"]), spec["kernel"], channels, height, width, noise)
     return Blur(gaussian_kernel(int(spec["kernel_size"]), float(spec["kernel_std"])),
                 height, width, noise_std=noise)
 
@@ -234,6 +400,6 @@ def inner_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = [
-    "LinearOperator", "Mask", "Blur", "center_mask", "random_mask", "gaussian_kernel",
-    "build_operator", "inner_product",
+    "LinearOperator", "Mask", "Blur", "DeepinvOperator", "OrthonormalRowsOperator", "center_mask",
+    "random_mask", "gaussian_kernel", "compressed_sensing", "super_resolution", "build_operator", "inner_product",
 ]

@@ -8,8 +8,9 @@ searches, the training curves of every learned model (Meta, UNet, unrolled, DnCN
 names every seed offset of the package. ``recon.npz`` holds, as float16 N×H×W×C:
 
 - ``recon``: the reconstructions x̂;
-- ``measurement``: y in image space (zero-filled for masks, the blurred image for blur) — the
-  "input" row of the tables and column of the figures;
+- ``measurement``: the operator's input image (:meth:`~metainv.physics.LinearOperator.input_image`:
+  y itself for masks (zero-filled) and blur, A⁺y for compressed sensing) — the "input" row of
+  the tables and column of the figures;
 - ``mask`` (bool, inpainting only).
 
 Stages write it with :func:`save_reconstruction`; metrics and figures read it through
@@ -52,8 +53,8 @@ def tuning_measurement(spec: Mapping, x: torch.Tensor, observed: Any = None
 def measure(spec: Mapping, x: torch.Tensor, generator: torch.Generator,
             observed: Any = None) -> tuple[LinearOperator, torch.Tensor]:
     """Operator for the batch ``x`` and its noisy measurement y = A(x) + ε."""
-    n, _, h, w = x.shape
-    op = build_operator(spec["task"]["operator"], n, h, w, generator, x.device, observed=observed)
+    n, c, h, w = x.shape
+    op = build_operator(spec["task"]["operator"], n, h, w, generator, x.device, observed=observed, channels=c)
     return op, op.measure(x, generator)
 
 
@@ -72,7 +73,10 @@ def select(op: LinearOperator, index: slice) -> LinearOperator:
 
 def save_reconstruction(out_path: str | Path, recon: torch.Tensor, measurement: torch.Tensor,
                         op: LinearOperator | None = None) -> Path:
-    """Write ``recon.npz`` atomically (see the module docstring for its arrays)."""
+    """Write ``recon.npz`` atomically (see the module docstring for its arrays); ``measurement``
+    is y, stored as ``op.input_image(y)`` when ``op`` is given."""
+    if op is not None:
+        measurement = op.input_image(measurement)
     arrays = {
         "recon": recon.detach().permute(0, 2, 3, 1).cpu().numpy().astype(np.float16),
         "measurement": measurement.detach().permute(0, 2, 3, 1).cpu().numpy().astype(np.float16),
@@ -84,7 +88,7 @@ def save_reconstruction(out_path: str | Path, recon: torch.Tensor, measurement: 
 
 @dataclass
 class Reconstruction:
-    """The arrays of one ``recon.npz`` (float16 N×H×W×C; ``mask`` None for blur)."""
+    """The arrays of one ``recon.npz`` (float16 N×H×W×C; ``mask`` None unless the task masks)."""
 
     recon: np.ndarray
     measurement: np.ndarray

@@ -117,7 +117,7 @@ def adapt(
     reduction: str = "mean",
     instruments: bool = False,
 ) -> InnerResult:
-    """Algorithm 1 for a batch of measurements y (B×C×H×W); the inner update changes only the
+    """Algorithm 1 for a batch of measurements y (B×…; the SIREN renders ``op.image_size(y)``); the inner update changes only the
     tensors ``rates.adapted`` of ``siren.batched(B)`` (a ModulatedSiren's z starts at 0).
 
     ``track_meta_gradient=False`` is the inference path: each θ_i^k is detached after its
@@ -126,7 +126,7 @@ def adapt(
     ``steps`` may exceed the rates' steps (evaluation): the extra steps reuse the last rate.
     ``instruments``: also measure :class:`InnerInstruments` (no gradient; one more call of f).
     """
-    batch, _, height, width = y.shape
+    batch, (height, width) = y.shape[0], op.image_size(y)
     adapted = rates.adapted
     params = siren.batched(batch)
     if not track_meta_gradient:
@@ -158,7 +158,7 @@ def adapt(
 def _measure_inner_loop(siren: Siren, start: list[torch.Tensor], params: list[torch.Tensor],
                         x: torch.Tensor, y: torch.Tensor, op: LinearOperator, solver: Solver,
                         final: Solver, reduction: str) -> InnerInstruments:
-    height, width = y.shape[-2:]
+    height, width = op.image_size(y)
     start_output = final(siren.render(start, height, width), y, op)
     fitted = x if final is solver else solver(siren.render(params, height, width), y, op)
     sigma = float(op.noise_std)

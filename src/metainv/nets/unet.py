@@ -5,7 +5,9 @@ decoder with concatenated skip connections, Conv+BN+ReLU blocks, max-pool down, 
 up; any H×W, padded internally to a multiple of 2^(scales−1)). Around it, the inpainting
 input/output convention:
 
-    input   [Aᵀy, m]                the zero-filled measurement (C channels) and the mask (1)
+    input   [Aᵀy, m]                the zero-filled measurement (C channels) and the mask (1);
+                                    in general the operator's input image (A⁺y = Aᵀy for the
+                                    structured compressed sensing) and a mask of ones
     output  x̂ = Aᵀy + U([Aᵀy, m])   residual to the zero-filled image (Jin et al. 2017)
 
 The mask channel tells the network which zeros are missing pixels, so one model serves any
@@ -25,13 +27,15 @@ from metainv.physics import LinearOperator, Mask
 
 
 def unet_input(y: torch.Tensor, op: LinearOperator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(zero-filled measurement Aᵀy, mask N×1×H×W) of a batch; the mask is all ones for an
-    operator that masks nothing."""
-    zero_filled = op.adjoint(y)
+    """(the operator's input image — zero-filled y for a mask, A⁺y for compressed sensing
+    (:meth:`~metainv.physics.LinearOperator.input_image`) — and the mask N×1×H×W) of a batch;
+    the mask is all ones for an operator that masks nothing."""
+    zero_filled = op.input_image(y)
+    shape = (y.shape[0], 1, *zero_filled.shape[-2:])
     if isinstance(op, Mask):
-        mask = op.mask.to(y.dtype).expand(y.shape[0], 1, *y.shape[-2:])
+        mask = op.mask.to(y.dtype).expand(shape)
     else:
-        mask = torch.ones(y.shape[0], 1, *y.shape[-2:], dtype=y.dtype, device=y.device)
+        mask = torch.ones(shape, dtype=y.dtype, device=y.device)
     return zero_filled, mask
 
 

@@ -64,7 +64,8 @@ def build_table(number: int | str, spec: Mapping, metrics_files: Mapping[str, st
                                 "status": "ok" if n else "unavailable"})
             input_done = True
         for metric in spec["metrics"]:
-            paper = paper_value(spec["paper_table"], row["paper_method"], row["paper_setting"], metric)
+            paper = (None if spec["paper_table"] is None
+                     else paper_value(spec["paper_table"], row["paper_method"], row["paper_setting"], metric))
             rec = {"label": row["label"], "experiment": exp, "metric": metric,
                    "paper": math.nan if paper is None else paper}
             if frame is None:

@@ -95,7 +95,9 @@ class CheckpointedDenoiser(nn.Module):
 class Solver:
     """f(x0, y, op) → x: one configured solver (build it with :func:`build_solver`).
 
-    ``x0`` None starts from y (the classical baselines). Calling returns x; :meth:`run`
+    ``x0`` None starts from the operator's input image (y for masks and blur, A⁺y for
+    compressed sensing: :meth:`~metainv.physics.LinearOperator.input_image`; the classical
+    baselines). Calling returns x; :meth:`run`
     returns (x, info) with per-image iteration counts (``info["steps"]``).
     """
 
@@ -112,7 +114,7 @@ class Solver:
 
     def run(self, x0: torch.Tensor | None, y: torch.Tensor, op: LinearOperator
             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x0 = y if x0 is None else x0
+        x0 = op.input_image(y) if x0 is None else x0
         counts = torch.full((y.shape[0],), self.steps, dtype=torch.long, device=y.device)
         if self.kind == "none":
             return x0, {"steps": counts.zero_()}

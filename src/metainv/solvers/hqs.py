@@ -78,7 +78,7 @@ def hqs(
     relax: float | torch.Tensor = 1.0,
     return_info: bool = False,
 ):
-    """Run HQS from ``x0`` (``y`` when None).
+    """Run HQS from ``x0`` (``op.input_image(y)`` when None).
 
     ``schedule_steps`` (default ``steps``) is the length of the decreasing σ_k schedule;
     iterations beyond it use the final (σ_end, ρ_end). With ``tol`` None: exactly ``steps``
@@ -99,7 +99,7 @@ def hqs(
     sigmas, rhos = hqs_schedule(n_sched, sigma, lam, sigma_start, sigma_end)
     if not sigmas:
         raise ValueError("HQS needs schedule_steps ≥ 1")
-    x = y if x0 is None else x0
+    x = op.input_image(y) if x0 is None else x0
     aty = op.adjoint(y)
 
     def update(x_k: torch.Tensor, k: int) -> torch.Tensor:

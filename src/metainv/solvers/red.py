@@ -72,7 +72,7 @@ def red(
     relax: float | torch.Tensor = 1.0,
     return_info: bool = False,
 ):
-    """Run RED's fixed-point iteration from ``x0`` (``y`` when None).
+    """Run RED's fixed-point iteration from ``x0`` (``op.input_image(y)`` when None).
 
     With ``tol`` None: exactly ``steps`` updates. With ``tol``: update until every image's
     relative change ‖x_{k+1} − x_k‖/‖x_k‖ is below ``tol`` (an image that has converged is
@@ -85,7 +85,7 @@ def red(
     sigma = _noise_std(op, noise_std)
     if not torch.is_tensor(relax) and not 0 < relax <= 1:
         raise ValueError(f"relax must lie in (0, 1], got {relax}")
-    x = y if x0 is None else x0
+    x = op.input_image(y) if x0 is None else x0
     aty = op.adjoint(y)
 
     def update(x_k: torch.Tensor, _: int) -> torch.Tensor:

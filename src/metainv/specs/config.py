@@ -84,7 +84,31 @@ class Blur(Spec):
     kernel_std: PositiveFloat = Field(description="kernel standard deviation in pixels")
 
 
-Operator = Annotated[Union[InpaintCenter, InpaintRandom, Blur], Field(discriminator="kind")]
+class CompressedSensing(Spec):
+    """Structured random compressed sensing per colour channel: y = S F D₂ F D₁ x + ε, D_i random
+    ±1 diagonals, F the orthonormal 2-D DST, S keeps a centre block of ≈ ratio·H·W coefficients
+    (deepinv.physics.StructuredRandom; rows orthonormal; not in the paper)."""
+
+    kind: Literal["compressed_sensing"] = Field(description="the operator")
+    noise_std: Annotated[float, Field(ge=0)] = field(0.0, "σ of the additive Gaussian noise")
+    ratio: Annotated[float, Field(gt=0, le=1)] = field(
+        0.25, "m/n, measurements per pixel and channel (the kept block's side is round(√ratio·H))")
+    operator_seed: NonNegativeInt = field(
+        0, "seed of the random signs: one operator for the task, the same in training, tuning and evaluation")
+
+
+class SuperResolution(Spec):
+    """×factor super-resolution: anti-aliasing filter, then every factor-th pixel, circular
+    boundary (deepinv.physics.Downsampling; not in the paper)."""
+
+    kind: Literal["super_resolution"] = Field(description="the operator")
+    noise_std: Annotated[float, Field(ge=0)] = field(0.0, "σ of the additive Gaussian noise")
+    factor: Annotated[int, Field(ge=2)] = field(4, "downsampling factor (the resolution must be a multiple)")
+    kernel: Literal["bicubic", "gaussian", "bilinear"] = field("bicubic", "anti-aliasing filter")
+
+
+Operator = Annotated[Union[InpaintCenter, InpaintRandom, Blur, CompressedSensing, SuperResolution],
+                     Field(discriminator="kind")]
 
 
 class Task(Spec):
@@ -116,14 +140,15 @@ class Denoiser(Spec):
 class TableRow(Spec):
     label: str = Field(description="the row's label")
     experiment: str = Field(description="experiment id")
-    paper_method: str = Field(description="method name in paper_results.csv (the paper's number beside ours)")
+    paper_method: str = field("", "method name in paper_results.csv (the paper's number beside ours)")
     paper_setting: str = field("", "setting in paper_results.csv")
     input: bool = field(False, "show the experiment's input y (metrics.csv input_* columns), not its reconstruction")
 
 
 class Table(Spec):
     title: str | None = field(None, "heading of the table (None: 'Table <number>')")
-    paper_table: Annotated[int, Field(ge=1, le=4)] = Field(description="the paper's table number")
+    paper_table: Annotated[int, Field(ge=1, le=4)] | None = field(
+        None, "the paper's table number (None: a task the paper does not test; no paper column)")
     show_input: bool = field(True, "a first row with the input y of the first experiment")
     metrics: list[Metric] = Field(description="columns, metrics.csv names")
     rows: Annotated[list[TableRow], Field(min_length=1)] = Field(description="rows in order")
@@ -244,5 +269,5 @@ class ConfigSchema(Config):
 
 
 __all__ = ["Config", "ConfigSchema", "Data", "Celeba", "Sample", "Task", "Operator", "InpaintCenter",
-           "InpaintRandom", "Blur", "Denoiser", "Table", "TableRow", "Claim", "Figure", "Resources",
-           "JobResources", "Metric", "StepCurve", "StepCurveSolver"]
+           "InpaintRandom", "Blur", "CompressedSensing", "SuperResolution", "Denoiser", "Table", "TableRow",
+           "Claim", "Figure", "Resources", "JobResources", "Metric", "StepCurve", "StepCurveSolver"]

@@ -21,8 +21,8 @@ def evaluate_reconstruction(recon_npz: str | Path, data_dir: str | Path,
     """Per-image metrics of ``recon.npz`` against the store's validation split.
 
     One row per image: ``index``, the reconstruction's MSE/PSNR/SSIM, and the same for the
-    method's input, the measurement y in image space (``input_*`` columns: the zero-filled
-    image for inpainting, the blurred image for deblurring); ``LPIPS_<net>`` and
+    method's input, the operator's input image (``input_*`` columns: the zero-filled image for
+    inpainting, the blurred image for deblurring, A⁺y for compressed sensing); ``LPIPS_<net>`` and
     ``input_LPIPS_<net>`` columns for the nets in ``lpips_nets``.
     """
     target = load_split(data_dir, "val").astype(np.float64) / 255.0

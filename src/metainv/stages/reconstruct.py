@@ -6,8 +6,9 @@ The reconstructor comes from the experiment spec and its files
 Every method of a task sees the same measurements: the evaluation seed, masks and noise of
 :func:`metainv.recon.evaluation_measurement` (``eval.observed`` picks K for random
 inpainting, so one trained model is scored at each K by experiments with ``model_from``).
-The measurement stored beside the reconstructions is y in image space (zero-filled for a
-mask, the blurred observation itself for a blur — Aᵀy would blur a second time).
+The measurement stored beside the reconstructions is the operator's input image
+(:meth:`~metainv.physics.LinearOperator.input_image`): y itself for a mask (zero-filled) and a
+blur (Aᵀy would blur a second time), A⁺y for compressed sensing.
 """
 
 from __future__ import annotations
