@@ -108,3 +108,25 @@ def test_linear_rates_at_the_paper_learning_rate_barely_move():
     rates = _train_rates("center", {"lr": 1e-5, "rate_lr": 1e-5, "param": "linear"})
     values = torch.tensor(list(rates.summary().values()))
     assert (values - 0.01).abs().max() < 40 * 1e-5 * 1.5
+
+
+@pytest.mark.parametrize("param", ["log", "linear"])
+def test_rates_are_clipped_to_max_rate_after_an_update(param):
+    """inner.lr_max (Functa's clip of Meta-SGD rates): after Adam pushes every rate up, clip_()
+    brings each back to at most max_rate; rates below it are untouched; without it nothing moves."""
+    shapes = [torch.Size([3, 2]), torch.Size([4])]
+    rates = InnerLearningRates(shapes, 2, "meta_sgd", 0.5, param, max_rate=1.0)
+    free = InnerLearningRates(shapes, 2, "meta_sgd", 0.5, param)
+    for r in (rates, free):
+        optimizer = torch.optim.Adam(r.parameters(), lr=2.0)
+        for _ in range(3):
+            optimizer.zero_grad()
+            (-sum(r.rate(k, j).sum() for k in range(2) for j in range(2))).backward()
+            optimizer.step()
+            r.clip_()
+    values = torch.cat([rates.rate(k, j).flatten() for k in range(2) for j in range(2)])
+    unbounded = torch.cat([free.rate(k, j).flatten() for k in range(2) for j in range(2)])
+    assert (unbounded > 1.0).all()
+    assert torch.allclose(values, torch.ones_like(values))
+    with pytest.raises(ValueError, match="max_rate"):
+        InnerLearningRates(shapes, 2, "meta_sgd", 2.0, param, max_rate=1.0)

@@ -38,7 +38,8 @@ class InnerLearningRates(nn.Module):
     """α for each inner step (and, for Meta-SGD, each parameter element)."""
 
     def __init__(self, param_shapes: Sequence[torch.Size], steps: int, scheme: str = "per_step",
-                 init: float = 0.01, param: str = "linear", adapted: Sequence[int] | None = None):
+                 init: float = 0.01, param: str = "linear", adapted: Sequence[int] | None = None,
+                 max_rate: float | None = None):
         super().__init__()
         if scheme not in SCHEMES:
             raise ValueError(f"inner lr scheme must be one of {SCHEMES}, got {scheme!r}")
@@ -46,8 +47,11 @@ class InnerLearningRates(nn.Module):
             raise ValueError(f"inner lr parametrisation must be one of {PARAMS}, got {param!r}")
         if param == "log" and init <= 0:
             raise ValueError(f"log-space inner rates need a positive initial rate, got {init}")
+        if max_rate is not None and not 0 < init <= max_rate:
+            raise ValueError(f"the initial inner rate {init} must lie in (0, max_rate = {max_rate}]")
         self.scheme = scheme
         self.param = param
+        self.max_rate = max_rate
         self.steps = int(steps)
         if adapted is None:
             adapted = range(len(param_shapes))
@@ -66,6 +70,18 @@ class InnerLearningRates(nn.Module):
                 nn.Parameter(torch.full(tuple(shape), value))
                 for _ in range(self.steps) for shape in param_shapes
             )
+
+    @torch.no_grad()
+    def clip_(self) -> None:
+        """Project every rate onto (0, ``max_rate``] (linear: [0, max_rate]) after an outer update,
+        as Functa clips its Meta-SGD rates; nothing without ``max_rate``."""
+        if self.max_rate is None:
+            return
+        for t in self.rates:
+            if self.param == "log":
+                t.clamp_(max=math.log(self.max_rate))
+            else:
+                t.clamp_(min=0.0, max=self.max_rate)
 
     def _value(self, t: torch.Tensor) -> torch.Tensor:
         return t.exp() if self.param == "log" else t

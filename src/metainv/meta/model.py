@@ -33,7 +33,8 @@ def build_model(spec: Mapping, generator: torch.Generator | None = None
     inner = validate_model(Inner, spec["inner"], "inner").model_dump()
     adapted = adapted_indices(siren, inner["adapt"], inner["last_layers"])
     rates = InnerLearningRates(task_shapes(siren), inner["steps"], inner["lr_scheme"],
-                               inner["lr_init"], inner["lr_param"], adapted=adapted)
+                               inner["lr_init"], inner["lr_param"], adapted=adapted,
+                               max_rate=inner["lr_max"])
     return siren, rates
 
 

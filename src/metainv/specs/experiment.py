@@ -99,6 +99,9 @@ class Inner(Spec):
     lr_scheme: Literal["per_step", "meta_sgd"] = field(
         "per_step", "per_step: one learned rate per inner step; meta_sgd: one per parameter and step")
     lr_init: PositiveFloat = field(0.01, "initial inner rate(s) α")
+    lr_max: PositiveFloat | None = field(
+        None, "upper bound of every inner rate α, enforced after each outer update (Functa clips its "
+              "Meta-SGD rates to [0, 1]); None: unbounded")
     lr_param: Literal["linear", "log"] = field(
         "log", "how the outer optimiser sees the rates: log trains s with α = exp(s); linear trains α")
     order: Literal["first", "second"] = field("second", "meta-gradient order")

@@ -102,6 +102,7 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
             norm = torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], outer["grad_clip"])
             out["grad_norm"] = norm.item()  # before clipping
         optimizer.step()
+        rates.clip_()  # inner.lr_max
         for k, inner_loss in enumerate(result.inner_losses):
             out[f"inner_loss_{k}"] = inner_loss.item()
         with torch.no_grad():
