@@ -88,10 +88,12 @@ def planned_jobs(workdir: Path) -> set[tuple[str, str]]:
 def dependants_of_training(*exps: str) -> set[tuple[str, str]]:
     """A retraining of ``exps`` and everything downstream of it, nothing else."""
     per_exp = {(rule, e) for e in exps for rule in ("meta_train", "reconstruct", "evaluate")}
-    claimed = set(claim_experiments(resolve(load_config(REPO / "config/config.yaml", REPO / "config/quick.yaml",
-                                                        TINY))))
+    resolved = resolve(load_config(REPO / "config/config.yaml", REPO / "config/quick.yaml", TINY))
+    claimed = set(claim_experiments(resolved))
     claims = {("claims", "")} if claimed & set(exps) else set()
-    return per_exp | claims | {("table", "1"), ("figure", "1"), ("all", "")}
+    curves = {("step_curve", "") for curve in resolved.config["step_curves"].values()
+              if curve["enabled"] and set(curve["experiments"].values()) & set(exps)}
+    return per_exp | claims | curves | {("table", "1"), ("figure", "1"), ("all", "")}
 
 
 @pytest.fixture(scope="module")
