@@ -133,9 +133,12 @@ def adapt(
         params = [p.detach().requires_grad_(i in adapted) for i, p in enumerate(params)]
     start = params
     losses = []
+    start_output = None  # f(φ_θ): the first inner step computes it
     for k in range(steps):
         with torch.enable_grad():
             x = solver(siren.render(params, height, width), y, op)
+            if k == 0:
+                start_output = x.detach()
             loss = data_fidelity(x, y, op, reduction)
             grads = torch.autograd.grad(loss.sum(), [params[i] for i in adapted],
                                         create_graph=second_order and track_meta_gradient)
@@ -150,16 +153,21 @@ def adapt(
         x = final(siren.render(params, height, width), y, op)
     result = InnerResult(output=x, params=params, inner_losses=losses)
     if instruments:
-        result.instruments = _measure_inner_loop(siren, start, params, x, y, op, solver, final, reduction)
+        if final is not solver:  # the first inner step ran f, not the final solver
+            start_output = None
+        result.instruments = _measure_inner_loop(siren, start, params, x, y, op, solver, final, reduction,
+                                                 start_output)
     return result
 
 
 @torch.no_grad()
 def _measure_inner_loop(siren: Siren, start: list[torch.Tensor], params: list[torch.Tensor],
                         x: torch.Tensor, y: torch.Tensor, op: LinearOperator, solver: Solver,
-                        final: Solver, reduction: str) -> InnerInstruments:
+                        final: Solver, reduction: str, start_output: torch.Tensor | None) -> InnerInstruments:
+    """``start_output``: f(φ_θ) when the loop already computed it with ``final`` (else recomputed)."""
     height, width = op.image_size(y)
-    start_output = final(siren.render(start, height, width), y, op)
+    if start_output is None:
+        start_output = final(siren.render(start, height, width), y, op)
     fitted = x if final is solver else solver(siren.render(params, height, width), y, op)
     sigma = float(op.noise_std)
     ratio = None
