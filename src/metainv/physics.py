@@ -326,6 +326,13 @@ def super_resolution(factor: int, kernel: str, channels: int, height: int, width
     return DeepinvOperator(physics, channels, height, width, noise_std)
 
 
+def select(op: LinearOperator, index: slice) -> LinearOperator:
+    """The operator of a sub-batch (per-image masks are sliced, shared operators reused)."""
+    if isinstance(op, Mask) and op.mask.shape[0] > 1:
+        return Mask(op.mask[index], noise_std=op.noise_std)
+    return op
+
+
 @functools.cache
 def _operator_models() -> dict:
     """kind → its model, from the :data:`metainv.specs.config.Operator` union (read once)."""
@@ -401,5 +408,5 @@ def inner_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 __all__ = [
     "LinearOperator", "Mask", "Blur", "DeepinvOperator", "OrthonormalRowsOperator", "center_mask",
-    "random_mask", "gaussian_kernel", "compressed_sensing", "super_resolution", "build_operator", "inner_product",
+    "random_mask", "gaussian_kernel", "compressed_sensing", "super_resolution", "build_operator", "inner_product", "select",
 ]

@@ -64,12 +64,6 @@ def evaluation_measurement(spec: Mapping, x: torch.Tensor) -> tuple[LinearOperat
     return measure(spec, x, torch.Generator().manual_seed(evaluation_seed(spec)), observed)
 
 
-def select(op: LinearOperator, index: slice) -> LinearOperator:
-    """The operator of a sub-batch (per-image masks are sliced, shared operators reused)."""
-    if isinstance(op, Mask) and op.mask.shape[0] > 1:
-        return Mask(op.mask[index], noise_std=op.noise_std)
-    return op
-
 
 def save_reconstruction(out_path: str | Path, recon: torch.Tensor, measurement: torch.Tensor,
                         op: LinearOperator | None = None) -> Path:
@@ -101,5 +95,5 @@ def load_reconstruction(path: str | Path) -> Reconstruction:
         return Reconstruction(f["recon"], f["measurement"], f["mask"] if "mask" in f else None)
 
 
-__all__ = ["evaluation_seed", "tuning_seed", "tuning_measurement", "measure", "evaluation_measurement", "select", "save_reconstruction",
+__all__ = ["evaluation_seed", "tuning_seed", "tuning_measurement", "measure", "evaluation_measurement", "save_reconstruction",
            "load_reconstruction", "Reconstruction", "EVALUATION_SEED_OFFSET", "TUNING_SEED_OFFSET"]

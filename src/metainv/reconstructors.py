@@ -20,7 +20,7 @@ and :func:`load_reconstructor` builds any of them from an experiment spec and it
 
 :meth:`Reconstructor.reconstruct_all` runs a whole split in batches of :attr:`batch_size`
 (``eval.batch_size``; ``classical.batch_size`` for RED/HQS), each batch with its own slice of
-the operator (:func:`metainv.recon.select`).
+the operator (:func:`metainv.physics.select`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from torch import nn
 
 from metainv.errors import ConfigError
 from metainv.physics import LinearOperator, Mask
-from metainv.recon import select
+from metainv.physics import select
 
 log = logging.getLogger(__name__)
 

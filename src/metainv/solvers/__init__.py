@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from metainv.errors import ConfigError
-from metainv.physics import LinearOperator
+from metainv.physics import LinearOperator, select
 from metainv.solvers.gd import gradient_descent
 from metainv.solvers.hqs import hqs
 from metainv.solvers.red import red
@@ -130,11 +130,13 @@ class Solver:
     @torch.no_grad()
     def solve_in_batches(self, y: torch.Tensor, op: LinearOperator, batch_size: int
                          ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Solve all of ``y`` from y in memory-sized batches (each one batched solve); returns
-        (x, per-image iteration counts). The operator must be shared by all images (blur)."""
+        """Solve all of ``y`` from y in memory-sized batches (each one batched solve, with its
+        slice of a per-image operator: :func:`metainv.physics.select`); returns (x, per-image
+        iteration counts)."""
         outs, counts = [], []
         for start in range(0, len(y), batch_size):
-            x, info = self.run(None, y[start : start + batch_size], op)
+            index = slice(start, start + batch_size)
+            x, info = self.run(None, y[index], select(op, index))
             outs.append(x)
             counts.append(info["steps"])
         return torch.cat(outs), torch.cat(counts)

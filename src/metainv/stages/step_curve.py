@@ -32,7 +32,8 @@ from metainv.data.store import load_split, to_tensor
 from metainv.errors import MetainvError
 from metainv.metrics import psnr_torch
 from metainv.physics import LinearOperator
-from metainv.recon import evaluation_measurement, select
+from metainv.physics import select
+from metainv.recon import evaluation_measurement
 from metainv.reconstructors import load_reconstructor
 from metainv.report.figures import plot_step_curve
 
@@ -40,12 +41,6 @@ log = logging.getLogger(__name__)
 
 #: Columns of step_curve.csv, in order.
 COLUMNS = ("label", "kind", "experiment", "steps", "images", "psnr_mean", "psnr_std", "seconds_per_image")
-
-
-def _solve(solver, y: torch.Tensor, op: LinearOperator, batch_size: int) -> torch.Tensor:
-    """A classical solver from y, in batches (each with its slice of the operator)."""
-    return torch.cat([solver(None, y[s : s + batch_size], select(op, slice(s, s + batch_size))).detach()
-                      for s in range(0, len(y), batch_size)])
 
 
 def curve_points(spec: Mapping, y: torch.Tensor, op: LinearOperator, models: Mapping[str, str | Path],
@@ -85,11 +80,9 @@ def curve_points(spec: Mapping, y: torch.Tensor, op: LinearOperator, models: Map
             solver = build_solver({"kind": cfg["kind"], "steps": int(k), "step_size": cfg["step_size"]},
                                   denoiser=denoiser, params=tuned, key=f"step curve {label}")
             if k == spec["steps"][0]:  # untimed warm-up
-                with torch.no_grad():
-                    _solve(solver, y[:1], select(op, slice(0, 1)), 1)
+                solver.solve_in_batches(y[:1], select(op, slice(0, 1)), 1)
             start = time.perf_counter()
-            with torch.no_grad():
-                x = _solve(solver, y, op, batch_size)
+            x = solver.solve_in_batches(y, op, batch_size)[0]
             yield label, cfg["kind"], cfg["params_from"] or "", int(k), x, time.perf_counter() - start
 
 
