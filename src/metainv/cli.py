@@ -252,6 +252,17 @@ COMMANDS: dict[str, Command] = {
         required("--png", "out_png", "figure to write"),
         DEVICE,
     )),
+    "capacity": Command("metainv.stages.capacity:capacity",
+                        "scores against the values the inner loop adapts per image, paired against "
+                        "references (config.capacity_studies; not in the paper)", (
+        SPEC.but(help="capacity study spec (metainv.config.capacity_spec of the config): JSON or @file",
+                 convert=_raw_spec),
+        METRICS.but(help="EXPERIMENT=metrics.csv ... (every point and reference)",
+                    options={"required": True, "nargs": "+"}),
+        CSV.but(help="<name>.csv to write"), MD.but(help="<name>.md to write"),
+        required("--png", "out_png", "figure to write"),
+        flag("--seed", "seed", "bootstrap seed", type=int, default=0),
+    )),
     "claims": Command("metainv.stages.claims:claims",
                       "check the paper's claims: paired bootstrap comparisons of experiments", (
         SPEC.but(dest="comparisons", help="comparisons (metainv.config.claims of the config): JSON list or @file",

@@ -315,6 +315,7 @@ def resolve(config: dict) -> Resolved:
     _check_batch_sizes(config, counts, resolved)
     claims(resolved)  # checks the claims' cross-references
     _check_step_curves(resolved)
+    _check_capacity_studies(resolved)
     return resolved
 
 
@@ -556,6 +557,49 @@ def step_curve_spec(resolved: Resolved, name: str) -> dict:
                         if s["params_from"] is None or s["params_from"] in enabled}}
 
 
+def _check_capacity_studies(resolved: Resolved) -> None:
+    """A capacity study's points are meta experiments, and its points and references score one
+    task on one measurement (same ``eval.observed`` and ``eval.data_consistency`` is free: it
+    changes the reconstruction, not the measurement), so every pairing is image by image."""
+    for name, study in resolved.config.get("capacity_studies", {}).items():
+        key = f"config.capacity_studies.{name}"
+        measured = {}
+        for part in ("experiments", "references"):
+            for label, eid in study[part].items():
+                if eid not in resolved.all:
+                    raise ConfigError(f"{key}.{part}.{label}: unknown experiment {eid!r}")
+                spec = resolved.all[eid]
+                if part == "experiments" and spec["method"] != "meta":
+                    raise ConfigError(f"{key}.experiments.{label}: {eid!r} is a {spec['method']} experiment; "
+                                      "the points of a capacity study are meta experiments (others go under references)")
+                measured[f"{part}.{label}"] = (spec["task"]["name"], str(spec["eval"]["observed"]))
+        if len(set(measured.values())) > 1:
+            got = ", ".join(f"{k}: {t} (observed {o})" for k, (t, o) in measured.items())
+            raise ConfigError(f"{key}: points and references must score one task on one measurement; got {got}")
+
+
+def capacity_ids(resolved: Resolved, name: str) -> list[str]:
+    """Enabled experiments a capacity study reads (points, then references), once each; none
+    for a disabled study or one without an enabled point."""
+    study = resolved.config["capacity_studies"][name]
+    points = [e for e in study["experiments"].values() if e in resolved.experiments]
+    if not study["enabled"] or not points:
+        return []
+    refs = [e for e in study["references"].values() if e in resolved.experiments]
+    return list(dict.fromkeys(points + refs))
+
+
+def capacity_spec(resolved: Resolved, name: str) -> dict:
+    """What the capacity job reads: title, metrics, the job spec of each enabled point by label,
+    and the enabled references (label → id)."""
+    study = resolved.config["capacity_studies"][name]
+    enabled = resolved.experiments
+    return {"title": study["title"], "metrics": list(study["metrics"]),
+            "experiments": {label: job_spec(enabled[eid]) for label, eid in study["experiments"].items()
+                            if eid in enabled},
+            "references": {label: eid for label, eid in study["references"].items() if eid in enabled}}
+
+
 def _check_unrolled(resolved: Resolved) -> None:
     """An unrolled experiment starts from the tuned parameters of an enabled classical
     experiment of the same solver at the DnCNN's resolution."""
@@ -629,4 +673,5 @@ def denoiser_spec(config: Mapping) -> dict:
 __all__ = ["ConfigError", "Resolved", "resolve", "resolve_experiment", "load_config", "validate_config", "lpips_nets",
            "available_images", "job_spec", "method_defaults",
            "normalise_spec", "normalise_denoiser_spec", "complete_experiment", "deep_merge", "table_experiments", "figure_layout", "figure_experiments", "figure_ids",
-           "denoiser_spec", "claims", "claim_experiments", "step_curve_ids", "step_curve_spec"]
+           "denoiser_spec", "claims", "claim_experiments", "step_curve_ids", "step_curve_spec",
+           "capacity_ids", "capacity_spec"]

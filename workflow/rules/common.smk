@@ -217,6 +217,21 @@ STEP_CURVES = [
 ]
 
 
+CAPACITY_STUDIES = [
+    name
+    for name in config.get("capacity_studies", {})
+    if metainv_config.capacity_ids(RESOLVED, name)
+]
+
+
+def capacity_metrics(wildcards):
+    """metrics.csv of every enabled point and reference of a capacity study, by experiment id."""
+    return {
+        eid: f"{exp_dir(eid)}/metrics.csv"
+        for eid in metainv_config.capacity_ids(RESOLVED, wildcards.name)
+    }
+
+
 UNROLLED_IDS = RESOLVED.trained_ids("unrolled")
 # experiments that train a model of their own (model.pt, train_log.csv, train_curve.png)
 TRAINED_IDS = RESOLVED.trained_ids("meta") + RESOLVED.trained_ids("unet") + UNROLLED_IDS
@@ -242,6 +257,8 @@ def all_targets():
             f"results/step_curves/{name}.csv",
             f"results/step_curves/{name}.png",
         ]
+    for name in CAPACITY_STUDIES:
+        targets += [f"results/capacity/{name}.{ext}" for ext in ("csv", "md", "png")]
     # Every result an experiment shares (DVC) is a target, so one that is missing (deleted, or
     # not pulled) is rebuilt together with what depends on it: Snakemake otherwise skips a
     # missing intermediate file whose consumers are up to date. The data stores are not

@@ -7,6 +7,7 @@ localrules:
     table,
     figure,
     claims,
+    capacity,
 
 
 rule table:
@@ -100,3 +101,36 @@ rule claims:
     shell:
         "metainv claims --spec {params.spec} --metrics {params.metrics} --seed {params.seed} "
         "--csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule capacity:
+    """Scores against the values the inner loop adapts per image, each point paired against
+    the references (not in the paper; docs: beyond)."""
+    input:
+        unpack(capacity_metrics),
+    output:
+        csv="results/capacity/{name}.csv",
+        md="results/capacity/{name}.md",
+        png=report(
+            "results/capacity/{name}.png",
+            caption="../report/capacity.rst",
+            category="Capacity",
+            subcategory="{name}",
+        ),
+    log:
+        "logs/capacity/{name}.log",
+    benchmark:
+        "logs/capacity/{name}.benchmark.tsv"
+    wildcard_constraints:
+        name=id_pattern(CAPACITY_STUDIES),
+    conda:
+        "../envs/metainv.yaml"
+    params:
+        spec=lambda wc: spec_arg(metainv_config.capacity_spec(RESOLVED, wc.name)),
+        metrics=lambda wc, input: " ".join(
+            shlex.quote(f"{k}={v}") for k, v in input.items()
+        ),
+        seed=config["seed"],
+    shell:
+        "metainv capacity --spec {params.spec} --metrics {params.metrics} --seed {params.seed} "
+        "--csv {output.csv} --md {output.md} --png {output.png} > {log} 2>&1"

@@ -8,7 +8,7 @@ from typing import Mapping
 import torch
 
 from metainv.meta.inner_lr import InnerLearningRates
-from metainv.meta.maml import adapted_indices, task_shapes
+from metainv.meta.maml import adapted_count, adapted_indices, task_shapes
 from metainv.nets.modulated_siren import ModulatedSiren
 from metainv.nets.siren import Siren
 from metainv.specs import validate_model
@@ -38,4 +38,26 @@ def build_model(spec: Mapping, generator: torch.Generator | None = None
     return siren, rates
 
 
-__all__ = ["build_model"]
+def inner_loop_capacity(spec: Mapping) -> tuple[int, str, str]:
+    """(values the inner loop adapts per image, family, description) of a meta experiment:
+    family ``all weights`` / ``last layers`` / ``latent`` (``inner.adapt``), description e.g.
+    ``SIREN 4 × 64, all weights`` or ``FiLM SIREN 4 × 64, latent 256`` (§5's capacity)."""
+    siren, rates = build_model(spec)
+    s = validate_model(SirenSpec, spec["siren"], "siren").model_dump()
+    inner = validate_model(Inner, spec["inner"], "inner").model_dump()
+    net = f"SIREN {s['layers']} × {s['hidden']}"
+    modulation = s["modulation"]
+    if modulation["kind"] != "none":
+        net = f"FiLM ({modulation['kind'].replace('_', '-')}) {net}"
+    adapt = inner["adapt"]
+    if adapt == "latent":
+        family, what = "latent", f"latent {modulation['latent_dim']}"
+    elif adapt == "last":
+        n = inner["last_layers"]
+        family, what = "last layers", f"last {n} layer{'s' if n > 1 else ''}"
+    else:
+        family, what = "all weights", "all weights"
+    return adapted_count(siren, rates.adapted), family, f"{net}, {what}"
+
+
+__all__ = ["build_model", "inner_loop_capacity"]

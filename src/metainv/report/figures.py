@@ -179,3 +179,34 @@ def plot_step_curve(frame: pd.DataFrame, out_png: str | Path, title: str) -> Pat
     ax.set_ylabel("PSNR (dB), validation")
     _suptitle(fig, title, fontsize=10)
     return _save(fig, out_png)
+
+
+#: marker per inner-loop family of a capacity study (:func:`metainv.meta.model.inner_loop_capacity`)
+CAPACITY_MARKERS = {"all weights": "o", "last layers": "s", "latent": "^"}
+
+
+def plot_capacity(frame: pd.DataFrame, out_png: str | Path, title: str) -> Path:
+    """One panel per metric of a capacity-study frame (:mod:`metainv.stages.capacity`): each
+    point's mean over the validation images (bar: ± 1.96 standard errors) against the values its
+    inner loop adapts per image (log axis), one line per family; the references as horizontal
+    lines."""
+    metrics = list(dict.fromkeys(frame.metric))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        part = frame[frame.metric == metric].drop_duplicates(["label", "role"])
+        points = part[part.role == "point"]
+        for i, (family, rows) in enumerate(points.groupby("family", sort=False)):
+            rows = rows.sort_values("adapted")
+            err = 1.96 * rows["std"] / rows["n"].clip(lower=1) ** 0.5
+            ax.errorbar(rows.adapted, rows["mean"], yerr=err, color=f"C{i}", marker=CAPACITY_MARKERS.get(family, "o"),
+                        ms=5, capsize=3, label=family)
+            for r in rows.itertuples(index=False):
+                ax.annotate(r.label, (r.adapted, r.mean), textcoords="offset points", xytext=(4, 4), fontsize=6)
+        for j, r in enumerate(part[part.role == "reference"].itertuples(index=False)):
+            ax.axhline(r.mean, color="0.4", ls=("--", ":", "-.")[j % 3], lw=1, label=f"{r.label} (reference)")
+        ax.set_xscale("log")
+        ax.set_xlabel("values the inner loop adapts per image")
+        ax.set_ylabel(f"{metric}, validation")
+        ax.legend(fontsize=7)
+    _suptitle(fig, title, fontsize=10)
+    return _save(fig, out_png)

@@ -204,6 +204,24 @@ class StepCurve(Spec):
     solvers: dict[str, StepCurveSolver] = field({}, "curve label → classical solver on the same measurements")
 
 
+class CapacityStudy(Spec):
+    """A capacity study (§5's question; not in the paper): validation scores of meta experiments
+    against the number of values the inner loop adapts per image (every SIREN weight, the last
+    layers, or a FiLM latent), each paired image by image against reference experiments (the
+    paper's Meta, the UNet) on the same measurement."""
+
+    title: str = Field(description="title of the figure and the table")
+    enabled: bool = field(True, "false keeps the study in the config without running it")
+    metrics: Annotated[list[Metric], Field(min_length=1)] = field(
+        ["PSNR"], "metrics.csv columns reported; the first is the figure's y axis")
+    experiments: Annotated[dict[str, str], Field(min_length=1)] = Field(
+        description="point label → id of a meta experiment; all of one task and measurement "
+                    "(disabled ones are left out)")
+    references: dict[str, str] = field(
+        {}, "label → id of an experiment (any method, same task and measurement) every point is "
+            "paired against (mean difference and its 95 % bootstrap interval)")
+
+
 class JobResources(Spec):
     """What one job asks a scheduler for (Snakemake resources; workflow/profiles/slurm)."""
 
@@ -256,6 +274,9 @@ class Config(Spec):
     figures: dict[str, Figure] = field({}, "figures by number")
     step_curves: dict[str, StepCurve] = field(
         {}, "PSNR against inner steps and seconds per image, by name (results/step_curves/<name>.{csv,png})")
+    capacity_studies: dict[str, CapacityStudy] = field(
+        {}, "scores against the inner loop's adapted values per image, by name "
+            "(results/capacity/<name>.{csv,md,png}; not in the paper)")
     resources: Resources = field(Resources(), "cluster resources per rule")
 
 
@@ -270,4 +291,4 @@ class ConfigSchema(Config):
 
 __all__ = ["Config", "ConfigSchema", "Data", "Celeba", "Sample", "Task", "Operator", "InpaintCenter",
            "InpaintRandom", "Blur", "CompressedSensing", "SuperResolution", "Denoiser", "Table", "TableRow",
-           "Claim", "Figure", "Resources", "JobResources", "Metric", "StepCurve", "StepCurveSolver"]
+           "Claim", "Figure", "CapacityStudy", "Resources", "JobResources", "Metric", "StepCurve", "StepCurveSolver"]
