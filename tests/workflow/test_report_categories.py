@@ -33,3 +33,13 @@ def test_the_step_curve_figure_is_in_the_report_with_a_caption(tmp_path):
     assert flags[png].category == "Inner steps"
     caption = work / "workflow" / "report" / "step_curve.rst"
     assert caption.is_file() and "inner steps" in caption.read_text()
+
+
+def test_the_capacity_figure_is_in_the_report_with_a_caption(tmp_path):
+    work = workflow_copy(tmp_path)
+    flags = report_flags(work, "capacity")
+    (png,) = flags  # the figure, not the CSV or the markdown
+    assert png.startswith("results/capacity/{name") and png.endswith("}.png")
+    assert flags[png].category == "Capacity"
+    caption = work / "workflow" / "report" / "capacity.rst"
+    assert caption.is_file() and "adapts per image" in caption.read_text().replace("\n", " ")
