@@ -82,6 +82,17 @@ def test_quick_workflow_end_to_end(tiny_run):
         assert r"\toprule" in tex and r"\bottomrule" in tex
     assert "UNet &" in (tiny_run / "results/tables/table1.tex").read_text()
     assert (tiny_run / "results/figures/figure2.png").stat().st_size > 1000
+    # the capacity study places the rows the quick run trains (Meta-3, Meta-FiLM), paired against
+    # Meta-3 and the UNet; its disabled points are left out
+    capacity = pd.read_csv(tiny_run / "results/capacity/center.csv")
+    points = capacity[capacity.role == "point"]
+    assert set(points.label) == {"Meta-3 (SIREN)", "FiLM, z 256"} and set(points.reference) == {"Meta-3", "UNet"}
+    assert set(points.metric) == {"PSNR", "LPIPS_alex"} and (points.n == 8).all()
+    film = points[(points.label == "FiLM, z 256") & (points.metric == "PSNR") & (points.reference == "UNet")].iloc[0]
+    assert film.adapted == 256 and film.family == "latent"
+    assert film.mean_diff == pytest.approx(film["mean"] - psnr["UNet"]) and film.ci_low <= film.mean_diff <= film.ci_high
+    assert (tiny_run / "results/capacity/center.png").stat().st_size > 1000
+    assert not (tiny_run / "results/capacity/random.csv").exists()  # disabled in quick.yaml
     # nothing left to do
     proc = snakemake(tiny_run, "-n", "--cores", "1", "--configfile", "config/quick.yaml", "config/tiny.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr
