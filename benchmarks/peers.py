@@ -1,7 +1,7 @@
 """This project's kernels against what a user would pick instead, side by side in one process.
 
     python benchmarks/peers.py [hqs] [meta] [--repeats 7] [--sizes paper|tiny] [--threads N]
-    python benchmarks/peers.py meta --repeats 11 --device cuda
+    python benchmarks/peers.py meta --cases b --repeats 11 --device cuda
 
 Each comparison first checks that both sides compute the same thing (printed), then times
 them interleaved (one call of each per round, the order alternating, after a warm-up call of
@@ -38,7 +38,8 @@ measurements: ``loop`` — a Python loop over tasks, each a plain SIREN (``F.lin
 with ``torch.autograd.grad(create_graph=True)``, its outer-loss gradient accumulated per task;
 ``torch.func`` — ``vmap`` over ``grad`` of the per-task inner loss of a ``functional_call``
 SIREN module, the meta-gradient by ``torch.func.grad`` of the whole. The three gradients
-are compared (max |Δ| over every entry, relative to the largest |∂θ|) before timing.
+are compared (max |Δ| over every entry, relative to the largest |∂θ|) before timing; the
+minor page faults per step are printed too (fresh memory pages from the kernel).
 
 ``--sizes tiny`` runs both at toy sizes (config/config.yaml + benchmarks/tiny.yaml, batch 2;
 SIRENs 3 × 16 and 3 × 32 at 8², B = 2) for the test suite.
@@ -47,6 +48,7 @@ SIRENs 3 × 16 and 3 × 32 at 8², B = 2) for the test suite.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 from typing import Callable, Mapping, Sequence
@@ -79,24 +81,28 @@ def interleaved_medians(fns: Mapping[str, Callable[[], object]], repeats: int,
                         device: torch.device) -> dict[str, float]:
     """Median seconds per call of each function: one warm-up call each, then ``repeats``
     rounds of one call each, the order reversed every other round (so neither side always
-    runs first, e.g. right after the other has filled the caches)."""
-    def once(fn: Callable[[], object]) -> float:
+    runs first, e.g. right after the other has filled the caches). Also, under
+    ``"faults"``, the median minor page faults per call of each (fresh pages the allocator
+    took from the kernel: on glibc, blocks above its mmap threshold are returned on free)."""
+    def once(fn: Callable[[], object]) -> tuple[float, int]:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
+        faults, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
         fn()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
 
     for fn in fns.values():
         fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
+    runs: dict[str, list[tuple[float, int]]] = {name: [] for name in fns}
     names = list(fns)
     for r in range(repeats):
         for name in (names if r % 2 == 0 else names[::-1]):
-            times[name].append(once(fns[name]))
-    return {name: statistics.median(t) for name, t in times.items()}
+            runs[name].append(once(fns[name]))
+    out: dict = {name: statistics.median(t for t, _ in v) for name, v in runs.items()}
+    out["faults"] = {name: int(statistics.median(f for _, f in v)) for name, v in runs.items()}
+    return out
 
 
 # -- one HQS iteration: ours vs deepinv ----------------------------------------------------------
@@ -354,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds (one call of each side per round)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--cases", nargs="+", default=None, metavar="LABEL",
+                        help="meta-step cases to run (default: all; a, b)")
     args = parser.parse_args(argv)
     parts = args.parts or ["hqs", "meta"]
     if set(parts) - {"hqs", "meta"}:
@@ -379,6 +387,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if "meta" in parts:
         results["meta"] = []
         for case in sizes["meta"]:
+            if args.cases and case[0] not in args.cases:
+                continue
             r = meta_comparison(configs, case, args.repeats, device)
             results["meta"].append(r)
             fastest = min(("loop", "torch.func"), key=lambda n: r[n])
@@ -388,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             print(f"  ms/step: ours {r['ours'] * 1e3:.1f}, loop {r['loop'] * 1e3:.1f}, "
                   f"torch.func {r['torch.func'] * 1e3:.1f}; ours/fastest reference ({fastest}) "
                   f"{r['ours'] / r[fastest]:.2f}×", flush=True)
+            print("  minor page faults/step: " + ", ".join(f"{n} {f}" for n, f in r["faults"].items()))
     return results
 
 
