@@ -15,16 +15,15 @@ its σ_k schedule. Ours: :func:`metainv.solvers.hqs.hqs_step` (closed-form Fouri
 with Aᵀy computed once, then the DnCNN at level σ_k by input scaling) with the DnCNN as the
 classical solvers run it (:func:`metainv.nets.dncnn.inference_denoiser`: BatchNorm folded,
 channels-last on the CPU; also printed: the same step with the DnCNN as trained, BatchNorm
-layers, N×C×H×W). deepinv 0.5.0:
-``optim_builder("HQS")`` with ``L2`` data fidelity on ``BlurFFT`` (the same kernel), a ``PnP``
-prior on ``deepinv.models.DnCNN`` (bias in every convolution, no BatchNorm) and ρ_k as
-``stepsize`` = 1/ρ_k, ``max_iter=1``, called from the same iterate (``init``; its prox
-recomputes Aᵀy every iteration). The weights are ours: BatchNorm (running statistics and affine terms perturbed
-from their initial values, so the check means something) folded into the convolutions it
-follows, the last layer negated (ours returns y − R(y), deepinv R(y) + y). What differs:
-deepinv's DnCNN takes no noise level, so ours scales its input by σ₀/σ_k and back (two
-elementwise products); the check runs ours at σ_k = σ₀ (scale 1), where the two are the
-same map.
+layers, N×C×H×W). deepinv 0.5.0: ``optim_builder("HQS")`` with ``L2`` data fidelity on
+``BlurFFT`` (the same kernel), a ``PnP`` prior on ``deepinv.models.DnCNN`` (bias in every
+convolution, no BatchNorm) and ρ_k as ``stepsize`` = 1/ρ_k, ``max_iter=1``, called from the
+same iterate (``init``; its prox recomputes Aᵀy every iteration). The weights are ours:
+BatchNorm (running statistics and affine terms perturbed from their initial values, so the
+check means something) folded into the convolutions it follows, the last layer negated (ours
+returns y − R(y), deepinv R(y) + y). What differs: deepinv's DnCNN takes no noise level, so
+ours scales its input by σ₀/σ_k and back (two elementwise products); the check runs ours at
+σ_k = σ₀ (scale 1), where the two are the same map.
 
 ``meta`` — the second-order meta-step of centre inpainting (gradient descent as f, Eq. 6;
 per-step inner rates in log space; mean-reduced inner loss; L2 outer loss): the meta-gradient
@@ -38,7 +37,7 @@ measurements: ``loop`` — a Python loop over tasks, each a plain SIREN (``F.lin
 with ``torch.autograd.grad(create_graph=True)``, its outer-loss gradient accumulated per task;
 ``torch.func`` — ``vmap`` over ``grad`` of the per-task inner loss of a ``functional_call``
 SIREN module, the meta-gradient by ``torch.func.grad`` of the whole. The three gradients
-are compared (max |Δ| over every entry, relative to the largest |∂θ|) before timing; the
+are compared (max |Δ| over every entry, printed with the largest |∂θ|) before timing; the
 minor page faults per step are printed too (fresh memory pages from the kernel).
 
 ``--sizes tiny`` runs both at toy sizes (config/config.yaml + benchmarks/tiny.yaml, batch 2;
@@ -57,8 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from _common import (PAPER_CONFIG, TINY_CONFIG, build_denoiser, config_label, meta_problem,
-                     resolved_config)
+from _common import PAPER_CONFIG, TINY_CONFIG, build_denoiser, meta_problem, resolved_config
 from metainv.config import denoiser_spec
 from metainv.nets.dncnn import DnCNN, inference_denoiser
 from metainv.physics import Mask
@@ -380,7 +378,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         r = hqs_comparison(configs, sizes["hqs_batch"], args.repeats, device)
         results["hqs"] = r
         print(f"HQS iteration ({r['label']}), deepinv {deepinv.__version__}")
-        print(f"  same map at σ_k = σ₀: max |ours − deepinv| = {r['max_abs_diff']:.2e} (max |x| {r['max_abs']:.2f})")
+        print(f"  same map at σ_k = σ₀: max |ours − deepinv| = {r['max_abs_diff']:.2e} "
+              f"(max |x| {r['max_abs']:.2f})")
         print(f"  ms/iteration: ours {r['ours'] * 1e3:.1f}, deepinv {r['deepinv'] * 1e3:.1f}; "
               f"ours/deepinv {r['ours'] / r['deepinv']:.2f}× (the DnCNN unfolded, as trained: "
               f"{r['unfolded'] * 1e3:.1f}, {r['unfolded'] / r['deepinv']:.2f}×)", flush=True)
@@ -393,8 +392,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
             results["meta"].append(r)
             fastest = min(("loop", "torch.func"), key=lambda n: r[n])
             print(f"meta-step {r['label']}")
-            print("  same meta-gradient: " + ", ".join(
-                f"max |ours − {n}| = {g:.2e}" for n, g in r["gaps"].items()) + f" (max |∂θ| {r['max_abs_grad']:.2e})")
+            gaps = ", ".join(f"max |ours − {n}| = {g:.2e}" for n, g in r["gaps"].items())
+            print(f"  same meta-gradient: {gaps} (max |∂θ| {r['max_abs_grad']:.2e})")
             print(f"  ms/step: ours {r['ours'] * 1e3:.1f}, loop {r['loop'] * 1e3:.1f}, "
                   f"torch.func {r['torch.func'] * 1e3:.1f}; ours/fastest reference ({fastest}) "
                   f"{r['ours'] / r[fastest]:.2f}×", flush=True)
