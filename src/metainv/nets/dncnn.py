@@ -88,9 +88,9 @@ class DnCNN(nn.Module):
 class FoldedDnCNN(nn.Module):
     """An eval-mode :class:`DnCNN` with each BatchNorm folded into the convolution before it
     (:func:`inference_denoiser`): the same map y − R(y) with one pass fewer over the feature
-    maps per hidden layer; on the CPU the feature maps are channels-last (N×H×W×C in memory,
-    the layout oneDNN's convolutions run fastest in), the output contiguous N×C×H×W as the
-    input. Its weights are a frozen snapshot of the source network's."""
+    maps per hidden layer; on the CPU in float32 the feature maps are channels-last (N×H×W×C
+    in memory, the layout oneDNN's convolutions run fastest in), the output contiguous
+    N×C×H×W as the input. Its weights are a frozen snapshot of the source network's."""
 
     def __init__(self, net: DnCNN):
         super().__init__()
@@ -123,7 +123,7 @@ class FoldedDnCNN(nn.Module):
         return self.body(y)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        if y.device.type == "cpu" and y.dim() == 4:
+        if y.device.type == "cpu" and y.dtype == torch.float32 and y.dim() == 4:
             return y - self.body(y.contiguous(memory_format=torch.channels_last)).contiguous()
         return y - self.body(y)
 
