@@ -113,3 +113,40 @@ def test_preprocess_child_imports_resolve():
     lines = [line for line in preprocess.CHILD.splitlines() if line.startswith("from metainv")]
     assert lines
     exec("\n".join(lines), {})
+
+
+def test_peers_compares_the_same_maths_and_prints_every_ratio(capsys):
+    """benchmarks/peers.py at toy sizes: one HQS iteration is the same map as deepinv's
+    (checked at σ_k = σ₀), the three meta-gradients (the package's batched step, a per-task
+    autograd loop, torch.func vmap-over-grad) agree, and every ratio line is printed. Timings
+    are printed, never asserted."""
+    import peers
+
+    threads = torch.get_num_threads()
+    try:
+        results = peers.main(["--sizes", "tiny", "--repeats", "1", "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    hqs = results["hqs"]
+    assert hqs["max_abs"] > 0.1 and hqs["max_abs_diff"] < 1e-4
+    assert len(results["meta"]) == 2
+    for case in results["meta"]:
+        assert set(case["gaps"]) == {"loop", "torch.func"}
+        assert case["max_abs_grad"] > 0
+        assert all(gap <= 1e-4 * case["max_abs_grad"] for gap in case["gaps"].values()), case
+        assert all(case[name] > 0 for name in ("ours", "loop", "torch.func"))
+    assert "ours/deepinv" in out and "same map at σ_k = σ₀" in out
+    assert out.count("ours/fastest reference") == 2 and out.count("same meta-gradient") == 2
+    assert "(a) meta_center_m5" in out and "(b) meta_center_m2" in out
+
+
+def test_peers_references_see_a_different_meta_gradient():
+    """The gradient check of peers.py can fail: a loop reference with one rate changed
+    disagrees with the package's step."""
+    import peers
+
+    refs = peers.meta_case(peers.SIZES["tiny"]["configs"], "meta_center_m2", 8, 3, 16, 2, torch.device("cpu"))
+    ours = refs.ours()
+    refs.f_rate *= 0.5  # f's step size in the reference only
+    assert peers.gradient_gap(ours, refs.loop()) > 1e-3 * max(float(g.abs().max()) for g in ours[:-1])

@@ -69,3 +69,67 @@ def test_scaling_is_exact_for_a_homogeneous_denoiser():
             m.bias.data.zero_()
     x = torch.rand(1, 3, 8, 8)
     torch.testing.assert_close(denoise_at_level(net, x, 0.01), net(x), rtol=1e-5, atol=1e-6)
+
+
+def _trained_looking(depth: int = 5, features: int = 8, dtype=torch.float32) -> DnCNN:
+    """A DnCNN in eval mode whose BatchNorms are not the identity (running statistics and
+    affine terms away from 0/1), so folding them is a real change of the weights."""
+    net = DnCNN(depth=depth, features=features, noise_level=0.05)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        nn.init.normal_(net.body[-1].weight, std=0.1, generator=g)
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(0.2 * torch.randn(n, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(n, generator=g))
+                m.weight.copy_(0.5 + torch.rand(n, generator=g))
+                m.bias.copy_(0.2 * torch.randn(n, generator=g))
+    return net.to(dtype).eval()
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_folded_dncnn_is_the_same_map_without_batchnorm(dtype, tol):
+    from metainv.nets.dncnn import FoldedDnCNN, inference_denoiser
+
+    net = _trained_looking(dtype=dtype)
+    folded = inference_denoiser(net)
+    assert isinstance(folded, FoldedDnCNN)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert not any(p.requires_grad for p in folded.parameters())
+    assert trained_noise_level(folded) == trained_noise_level(net) and folded.sigma0 == net.sigma0
+    y = torch.rand(3, 3, 12, 12, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = net(y)
+        out = folded(y)
+        scaled = denoise_at_level(folded, y, 0.02)
+        scaled_ref = denoise_at_level(net, y, 0.02)
+    assert (ref - y).abs().max() > 1e-2  # the network does something
+    assert out.is_contiguous() and out.dtype == dtype
+    torch.testing.assert_close(out, ref, atol=tol, rtol=tol)
+    torch.testing.assert_close(scaled, scaled_ref, atol=tol, rtol=tol)
+    # the gradient to the input is the same too (the solvers may differentiate through it)
+    z = y.clone().requires_grad_(True)
+    (g_folded,) = torch.autograd.grad(folded(z).square().sum(), z)
+    (g_ref,) = torch.autograd.grad(net(z).square().sum(), z)
+    torch.testing.assert_close(g_folded, g_ref, atol=10 * tol, rtol=10 * tol)
+
+
+def test_inference_denoiser_leaves_training_and_other_denoisers_alone():
+    from metainv.nets.dncnn import FoldedDnCNN, inference_denoiser
+
+    net = _trained_looking()
+    training = net.train()
+    assert inference_denoiser(training) is training  # batch statistics: nothing to fold
+    ident = nn.Identity()
+    assert inference_denoiser(ident) is ident
+    folded = FoldedDnCNN(net.eval())
+    with pytest.raises(RuntimeError):
+        folded.train()
+    with pytest.raises(ValueError):
+        FoldedDnCNN(net.train())
+    # a snapshot: training the source afterwards does not move the fold
+    before = folded(torch.ones(1, 3, 8, 8))
+    with torch.no_grad():
+        net.body[0].weight.add_(1.0)
+    torch.testing.assert_close(folded(torch.ones(1, 3, 8, 8)), before)

@@ -128,3 +128,38 @@ def test_relaxation_only_after_the_schedule(blur_problem, tiny_dncnn):
                                sched + 0.5 * (full - sched))
     with pytest.raises(ValueError, match="relax"):
         hqs(None, y, op, tiny_dncnn, steps=12, relax=0.0)
+
+
+@pytest.mark.parametrize("kind", ["hqs", "red"])
+def test_batched_classical_solves_run_the_folded_denoiser_and_give_the_same_images(kind, blur_problem, monkeypatch):
+    """Solver.solve_in_batches (every classical reconstruction, tuning and step curve) runs
+    the DnCNN with its BatchNorm folded into the convolutions: the same images as the
+    DnCNN as trained (float64: in float32 RED's own rounding, e.g. batch 1 against 2, is
+    ~1e-4), and the network it was given is untouched."""
+    from metainv.nets import dncnn
+    from metainv.solvers import build_solver
+
+    _, y, op = blur_problem
+    y = y.double()
+    net = dncnn.DnCNN(depth=4, features=8, noise_level=0.05)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        nn.init.normal_(net.body[-1].weight, std=0.05, generator=g)
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(0.2 * torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+    net.double().eval().requires_grad_(False)
+    params = ({"lam": 0.23, "sigma_start": 0.1, "sigma_end": 0.03} if kind == "hqs"
+              else {"lam": 5.0, "sigma_f": 0.05})
+    solver = build_solver({"kind": kind, "steps": 3, "params": params}, denoiser=net)
+    with torch.no_grad():
+        as_trained = solver.run(None, y, op)[0]
+    calls = []
+    forward = dncnn.FoldedDnCNN.forward
+    monkeypatch.setattr(dncnn.FoldedDnCNN, "forward", lambda self, v: calls.append(1) or forward(self, v))
+    x, counts = solver.solve_in_batches(y, op, batch_size=1)
+    assert len(calls) == 3 * len(y) and solver.denoiser is net
+    assert counts.tolist() == [3, 3]
+    assert (as_trained - y).abs().max() > 1e-3
+    torch.testing.assert_close(x, as_trained, atol=1e-10, rtol=1e-10)

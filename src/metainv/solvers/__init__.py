@@ -21,7 +21,7 @@ it (at most ``max_steps``); see :mod:`metainv.solvers.iterate`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import torch
@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from metainv.errors import ConfigError
+from metainv.nets.dncnn import inference_denoiser
 from metainv.physics import LinearOperator, select
 from metainv.solvers.gd import gradient_descent
 from metainv.solvers.hqs import hqs
@@ -132,11 +133,13 @@ class Solver:
                          ) -> tuple[torch.Tensor, torch.Tensor]:
         """Solve all of ``y`` from y in memory-sized batches (each one batched solve, with its
         slice of a per-image operator: :func:`metainv.physics.select`); returns (x, per-image
-        iteration counts)."""
+        iteration counts). No gradient reaches the denoiser here, so it runs as
+        :func:`metainv.nets.dncnn.inference_denoiser` makes it (BatchNorm folded)."""
+        solver = self if self.denoiser is None else replace(self, denoiser=inference_denoiser(self.denoiser))
         outs, counts = [], []
         for start in range(0, len(y), batch_size):
             index = slice(start, start + batch_size)
-            x, info = self.run(None, y[index], select(op, index))
+            x, info = solver.run(None, y[index], select(op, index))
             outs.append(x)
             counts.append(info["steps"])
         return torch.cat(outs), torch.cat(counts)
