@@ -116,10 +116,12 @@ def test_methods_start_from_the_input_image_and_render_the_image_size():
     assert unet(y, op).shape == x.shape
 
 
-def test_recon_npz_stores_the_input_image(tmp_path):
+@pytest.mark.parametrize("name", ["compressed_sensing", "mri_4"])
+def test_recon_npz_stores_the_input_image(tmp_path, name):
+    """The Input row: A⁺y for compressed sensing, the zero-filled inverse FFT for MRI."""
     from metainv.recon import load_reconstruction, save_reconstruction
 
-    op = operators()["compressed_sensing"]
+    op = operators()[name]
     x = torch.rand(2, 3, H, W)
     y = op.measure(x, torch.Generator().manual_seed(0))
     rec = load_reconstruction(save_reconstruction(tmp_path / "recon.npz", x, y, op))
