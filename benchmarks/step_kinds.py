@@ -102,6 +102,10 @@ register(StepKind("meta_red_ft", "Table 4: Meta-RED, DnCNN fine-tuned", _meta("m
                   ("meta_red_ft_l2", "meta_red_ft_l1", "meta_red_ft_lpips")))
 register(StepKind("meta_cs", "Table 5: compressed sensing (deepinv StructuredRandom), GD f, m = 3",
                   _meta("meta_cs"), ("meta_cs",)))
+register(StepKind("meta_sr", "Table 6: ×4 super-resolution (deepinv Downsampling), GD f, m = 3",
+                  _meta("meta_sr"), ("meta_sr",)))
+register(StepKind("meta_mri", "Table 7: MRI-style Cartesian undersampling (deepinv MRI), GD f, m = 3",
+                  _meta("meta_mri"), ("meta_mri", "meta_mri_8x")))
 register(StepKind("meta_film", "Tables 1–2 (not in the paper): Meta-FiLM, latent-only inner loop",
                   _meta("meta_film_center"), ("meta_film_center", "meta_film_random")))
 register(StepKind("meta_red_film", "Table 3 (not in the paper): Meta-RED-FiLM, latent-only inner loop",

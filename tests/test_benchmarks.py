@@ -46,7 +46,8 @@ def test_meta_red_step_uses_the_configured_denoiser_blur_and_red_parameters():
     resolved = resolved_config([PAPER_CONFIG], {
         "denoiser": {"depth": 4, "features": 6, "resolution": 16, "patch_size": 8},
         "tasks": {"deblur": {"resolution": 16, "operator": {"kernel_size": 5, "kernel_std": 0.7}},
-                  "compressed_sensing": {"resolution": 16}},  # HQS's task: the DnCNN's resolution
+                  # HQS's tasks: the DnCNN's resolution
+                  **{t: {"resolution": 16} for t in ("compressed_sensing", "super_resolution", "mri", "mri_8x")}},
         "experiments": {"red_12": {"classical": {"params": {"lam": 123.0, "sigma_f": 0.07}}},
                         "meta_red_ft_l2": {"outer": {"batch_size": 2}, "siren": {"hidden": 8, "layers": 3}}},
     })

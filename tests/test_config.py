@@ -94,7 +94,8 @@ def test_unrolled_solvers_start_from_an_enabled_classical_experiment_of_their_so
     assert resolved.all["hqs_12_unrolled"]["unrolled"] == {"solver": "hqs", "steps": 12, "params_from": "hqs_12",
                                                           "checkpoint_denoiser": False}
     assert resolved.all["red_12_unrolled"]["train"]["batch_size"] == 3
-    assert resolved.trained_ids("unet") == ["unet_center", "unet_random", "unet_cs"]
+    assert resolved.trained_ids("unet") == ["unet_center", "unet_random", "unet_cs", "unet_sr", "unet_mri",
+                                                "unet_mri_8x"]
     # the Table 2 UNet is evaluated at each K with the model trained on Meta's K distribution
     k10 = resolved.all["unet_random_k10"]
     assert k10["model_from"] == "unet_random" and k10["eval"]["observed"] == 10

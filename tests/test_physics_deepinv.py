@@ -4,10 +4,11 @@ the data step (AᵀA + ρI)⁻¹, and every place a method meets a measurement t
 import pytest
 import torch
 
-from metainv.physics import DeepinvOperator, build_operator, compressed_sensing, inner_product
+from metainv.physics import DeepinvOperator, build_operator, compressed_sensing, inner_product, mri
 
 H, W = 16, 24  # the ×4 bicubic filter has 16 taps: deepinv's closed form needs it to fit
 CS = {"kind": "compressed_sensing", "ratio": 0.25, "noise_std": 0.01}
+MRI = {"kind": "mri", "noise_std": 0.01}
 
 
 def gaussian_cs():
@@ -25,6 +26,8 @@ def operators():
             "super_resolution": build_operator({"kind": "super_resolution", "noise_std": 0.01}, 4, H, W),
             "super_resolution_gaussian": build_operator({"kind": "super_resolution", "factor": 2,
                                                          "kernel": "gaussian"}, 4, H, W),
+            "mri_4": build_operator(MRI, 4, H, W),
+            "mri_8_equispaced": build_operator({**MRI, "acceleration": 8, "mask": "equispaced"}, 4, H, W),
             "deepinv_gaussian_cs": gaussian_cs()}
 
 
@@ -113,10 +116,12 @@ def test_methods_start_from_the_input_image_and_render_the_image_size():
     assert unet(y, op).shape == x.shape
 
 
-def test_recon_npz_stores_the_input_image(tmp_path):
+@pytest.mark.parametrize("name", ["compressed_sensing", "mri_4"])
+def test_recon_npz_stores_the_input_image(tmp_path, name):
+    """The Input row: A⁺y for compressed sensing, the zero-filled inverse FFT for MRI."""
     from metainv.recon import load_reconstruction, save_reconstruction
 
-    op = operators()["compressed_sensing"]
+    op = operators()[name]
     x = torch.rand(2, 3, H, W)
     y = op.measure(x, torch.Generator().manual_seed(0))
     rec = load_reconstruction(save_reconstruction(tmp_path / "recon.npz", x, y, op))
@@ -166,3 +171,71 @@ def test_super_resolution_factor_must_divide_the_image():
     task = {"resolution": 30, "operator": {"kind": "super_resolution", "factor": 4}}
     with pytest.raises(ConfigError, match="factor: 4 does not divide the 30×30"):
         _check_tasks({"sr": task})
+
+
+def zero_filled(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Re F⁻¹(M F x) per channel with torch.fft alone (k-space centred by fftshift, as deepinv's)."""
+    k = torch.fft.fftshift(torch.fft.fft2(x, norm="ortho"), dim=(-2, -1)) * mask
+    return torch.fft.ifft2(torch.fft.ifftshift(k, dim=(-2, -1)), norm="ortho").real
+
+
+@pytest.mark.parametrize("spec", [MRI, {**MRI, "acceleration": 8, "mask": "equispaced"}])
+def test_mri_input_row_is_the_zero_filled_inverse_fft(spec):
+    """y is N × 2C × H × W (real and imaginary k-space per channel); the Input row is the
+    zero-filled inverse FFT of each channel, and A⁺y of deepinv's complex MRI has the same real part."""
+    op = build_operator(spec, 2, H, W)
+    x = torch.rand(2, 3, H, W, dtype=torch.float64)
+    y = op.forward(x)
+    assert y.shape == (2, 6, H, W) and op.image_size(y) == (H, W)
+    assert torch.allclose(op.input_image(y), zero_filled(x, op.mask), atol=1e-12)
+    dagger = op.physics.A_dagger(y.reshape(6, 2, H, W))[:, :1].reshape(2, 3, H, W)
+    assert torch.allclose(op.input_image(y), dagger, atol=1e-12)
+    # whole columns, about 1/acceleration of them, the centre always
+    columns = op.mask[0]
+    assert torch.equal(op.mask, columns.expand(H, W)) and bool(columns[W // 2])
+    assert abs(float(columns.mean()) - 1 / spec.get("acceleration", 4)) <= 1 / W + 1e-9
+
+
+def test_mri_gram_is_diagonal_with_half_weights():
+    """AᵀA = F⁻¹ diag((M(k) + M(−k))/2) F on real images: a column sampled without its mirror
+    counts ½ (a mask without its mirror image would make gram_inverse wrong; the inversion test
+    catches it only because the Gaussian mask has such columns)."""
+    op = build_operator(MRI, 1, H, W)
+    assert set(op.gram_diagonal.unique().tolist()) == {0.0, 0.5, 1.0}
+    x = torch.randn(1, 3, H, W, dtype=torch.float64)
+    k_in = torch.fft.fftshift(torch.fft.fft2(x, norm="ortho"), dim=(-2, -1))
+    k_out = torch.fft.fftshift(torch.fft.fft2(op.adjoint(op.forward(x)), norm="ortho"), dim=(-2, -1))
+    assert torch.allclose(k_out, k_in * op.gram_diagonal, atol=1e-12)
+
+
+def test_mri_noise_only_where_sampled_and_one_mask_per_seed():
+    op = build_operator(MRI, 2, H, W)
+    x = torch.rand(2, 3, H, W, dtype=torch.float64)
+    y = op.measure(x, torch.Generator().manual_seed(0))
+    assert torch.equal(y * op.mask, y) and not torch.equal(y, op.forward(x))
+    assert op.measured_entries(y).tolist() == [6 * float(op.mask.sum())] * 2
+    same, other = build_operator(MRI, 5, H, W), build_operator({**MRI, "operator_seed": 1}, 2, H, W)
+    assert same is op and not torch.equal(other.mask, op.mask)
+    assert mri(4, "gaussian", None, 0, 3, H, W, 0.01) is op
+    y32 = op.measure(x.float(), torch.Generator().manual_seed(0))
+    assert y32.dtype == torch.float32 and torch.allclose(y32.double(), y, atol=1e-5)
+    assert op.gram_inverse(x.float(), 0.1).dtype == torch.float32
+
+
+def test_mri_reaches_every_method_as_an_image():
+    """The SIREN renders H×W from a 2C-channel k-space measurement, the UNet takes the zero-filled
+    image, and gd (Eq. 6) with step 1 fits every sampled value (AᵀA's eigenvalues are 0, ½, 1:
+    two steps for the ½ ones)."""
+    from metainv.nets.unet import InpaintingUNet
+    from metainv.solvers import build_solver
+
+    op = build_operator(MRI, 3, H, W)
+    x = torch.rand(3, 3, H, W)
+    y = op.forward(x)
+    gd = build_solver({"kind": "gd", "steps": 1, "step_size": 1.0})
+    x0 = torch.zeros_like(x)
+    once = gd(x0, y, op)
+    assert torch.allclose(once, op.input_image(y), atol=1e-6)
+    residual = op.forward(gd(once, y, op)) - y
+    assert float(residual.norm() / y.norm()) < 0.6  # the ½-weighted columns are halfway
+    assert InpaintingUNet(channels_per_scale=[4, 8])(y, op).shape == x.shape

@@ -40,7 +40,8 @@ def build_unet(spec: Mapping) -> nn.Module:
     cfg = spec["unet"]
     with torch.random.fork_rng(devices=[]):  # seeded init, global RNG untouched
         torch.manual_seed(int(spec["seed"]))
-        return InpaintingUNet(channels_per_scale=cfg["channels_per_scale"], batch_norm=cfg["batch_norm"])
+        return InpaintingUNet(channels_per_scale=cfg["channels_per_scale"], batch_norm=cfg["batch_norm"],
+                              start_at_input=cfg["start_at_input"])
 
 
 def build_unrolled(spec: Mapping, denoiser: nn.Module, params: Mapping) -> nn.Module:

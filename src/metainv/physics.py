@@ -326,6 +326,80 @@ def super_resolution(factor: int, kernel: str, channels: int, height: int, width
     return DeepinvOperator(physics, channels, height, width, noise_std)
 
 
+class CartesianMRIOperator(DeepinvOperator):
+    """Undersampled Fourier sampling of each colour channel as a real image (``deepinv.physics.MRI``):
+    y = M F [x_c; 0] per channel c, F the orthonormal centred 2-D DFT of deepinv's complex image
+    (real, imaginary channels), M a 0/1 k-space mask; y is N × 2C × H × W (channel c's real and
+    imaginary k-space at 2c, 2c + 1). Aᵀy = Re F⁻¹(M y), the zero-filled inverse FFT, is the
+    input image. A real image's spectrum is Hermitian, so AᵀA = F⁻¹ diag(d) F with
+    d(k) = (M(k) + M(−k))/2 ∈ {0, ½, 1}: the data step (AᵀA + ρI)⁻¹ is exact in k-space."""
+
+    def __init__(self, physics, channels: int, height: int, width: int, noise_std: float = 0.0):
+        super().__init__(physics, channels, height, width, noise_std)
+        mask = physics.mask.reshape(-1, height, width)[0].to(torch.float64)  # one mask, shared by the channels
+        flip_h = (2 * (height // 2) - torch.arange(height)) % height  # index of −k on deepinv's centred grid
+        flip_w = (2 * (width // 2) - torch.arange(width)) % width
+        self.mask = mask
+        self.gram_diagonal = (mask + mask[flip_h][:, flip_w]) / 2
+        self._buffers: dict = {}
+
+    def _buffer(self, name: str, ref: torch.Tensor) -> torch.Tensor:
+        key = (name, ref.device, ref.dtype)
+        if key not in self._buffers:  # a host→device copy waits for queued work: do it once
+            self._buffers[key] = getattr(self, name).to(device=ref.device, dtype=ref.dtype)
+        return self._buffers[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        real = x.reshape(n * c, 1, h, w)
+        return self.at(x).A(torch.cat([real, torch.zeros_like(real)], 1)).reshape(n, 2 * c, h, w)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        n, c2, h, w = y.shape
+        return self.at(y).A_adjoint(y.reshape(n * c2 // 2, 2, h, w))[:, :1].reshape(n, c2 // 2, h, w)
+
+    def measure(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        # noise only where k-space is sampled: the other entries carry no measurement at all
+        return super().measure(x, generator) * self._buffer("mask", x)
+
+    def measured_entries(self, y: torch.Tensor) -> torch.Tensor:
+        """Real values measured per image: 2 (real, imaginary) per sampled k-space entry and channel."""
+        count = float(self.mask.sum()) * y.shape[1]
+        return torch.full((y.shape[0],), count, dtype=y.dtype, device=y.device)
+
+    def input_image(self, y: torch.Tensor) -> torch.Tensor:
+        """The zero-filled inverse FFT Re F⁻¹(M y) = Aᵀy (= the real part of deepinv's ``A_dagger``)."""
+        return self.adjoint(y)
+
+    def gram_inverse(self, z: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
+        """(AᵀA + ρI)⁻¹ z = Re F⁻¹ diag(1 / (d + ρ)) F z, on deepinv's k-space grid."""
+        n, c, h, w = z.shape
+        physics, r = self.at(z), _per_image(rho, z)
+        if torch.is_tensor(r) and r.ndim == 4:  # one ρ per image: the same for its channels
+            r = r.repeat_interleave(c, dim=0)
+        real = z.reshape(n * c, 1, h, w)
+        k = physics.im_to_kspace(torch.cat([real, torch.zeros_like(real)], 1))
+        return physics.kspace_to_im(k / (self._buffer("gram_diagonal", z) + r))[:, :1].reshape(n, c, h, w)
+
+
+@functools.lru_cache(maxsize=8)
+def mri(acceleration: int, mask: str, center_fraction: float | None, seed: int, channels: int,
+        height: int, width: int, noise_std: float = 0.0) -> CartesianMRIOperator:
+    """MRI-style Cartesian undersampling: deepinv's ``GaussianMaskGenerator`` (variable density)
+    or ``EquispacedMaskGenerator`` keeps about 1/``acceleration`` of the k-space columns, the
+    central ``center_fraction`` always (None: deepinv's 8 % below ×8, 4 % from ×8), drawn once
+    from ``seed``; ``deepinv.physics.MRI`` applies it to each colour channel."""
+    from deepinv.physics import MRI
+    from deepinv.physics.generator import EquispacedMaskGenerator, GaussianMaskGenerator
+
+    generators = {"gaussian": GaussianMaskGenerator, "equispaced": EquispacedMaskGenerator}
+    generator = generators[mask]((height, width), acceleration=int(acceleration), center_fraction=center_fraction,
+                                 rng=torch.Generator().manual_seed(int(seed)))
+    m = generator.step(batch_size=1)["mask"].to(torch.float64)  # 1 × 1 × H × W
+    physics = MRI(mask=m, img_size=(1, 2, height, width))
+    return CartesianMRIOperator(physics.to(torch.float64), channels, height, width, noise_std)
+
+
 def select(op: LinearOperator, index: slice) -> LinearOperator:
     """The operator of a sub-batch (per-image masks are sliced, shared operators reused)."""
     if isinstance(op, Mask) and op.mask.shape[0] > 1:
@@ -380,7 +454,7 @@ def build_operator(
     """Operator for a batch of ``n`` images (``channels``×H×W) from a task's ``operator`` block.
 
     ``spec["kind"]`` is ``inpaint_center`` | ``inpaint_random`` | ``blur`` |
-    ``compressed_sensing`` | ``super_resolution``. For random masks, ``observed`` fixes the
+    ``compressed_sensing`` | ``super_resolution`` | ``mri``. For random masks, ``observed`` fixes the
     number of observed pixels (evaluation); without it a number is drawn per batch from
     ``spec["observed_range"]`` (training).
     """
@@ -397,6 +471,9 @@ def build_operator(
         return compressed_sensing(float(spec["ratio"]), int(spec["operator_seed"]), channels, height, width, noise)
     if kind == "super_resolution":
         return super_resolution(int(spec["factor"]), spec["kernel"], channels, height, width, noise)
+    if kind == "mri":
+        return mri(int(spec["acceleration"]), spec["mask"], spec["center_fraction"], int(spec["operator_seed"]),
+                   channels, height, width, noise)
     return Blur(gaussian_kernel(int(spec["kernel_size"]), float(spec["kernel_std"])),
                 height, width, noise_std=noise)
 
@@ -408,5 +485,6 @@ def inner_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 __all__ = [
     "LinearOperator", "Mask", "Blur", "DeepinvOperator", "OrthonormalRowsOperator", "center_mask",
-    "random_mask", "gaussian_kernel", "compressed_sensing", "super_resolution", "build_operator", "inner_product", "select",
+    "random_mask", "gaussian_kernel", "compressed_sensing", "super_resolution", "mri",
+    "CartesianMRIOperator", "build_operator", "inner_product", "select",
 ]

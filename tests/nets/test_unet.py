@@ -76,3 +76,17 @@ def test_unet_learns_centre_inpainting_and_beats_its_input(tmp_path):
     with torch.no_grad():
         gain = psnr_torch(net(y, op).clamp(0, 1), x) - psnr_torch(y, x)
     assert float(gain.mean()) > 3, gain
+
+
+def test_start_at_input_returns_the_input_image_until_trained():
+    """start_at_input: x̂ = A⁺y before training (the default's random residual is not), and the
+    zeroed output layer still learns (its gradient is not zero)."""
+    torch.manual_seed(0)
+    op = build_operator({"kind": "super_resolution"}, 2, 16, 16)
+    x = torch.rand(2, 3, 16, 16)
+    y = op.measure(x)
+    net = InpaintingUNet(channels_per_scale=(4, 8), start_at_input=True)
+    torch.testing.assert_close(net(y, op), op.input_image(y))
+    assert not torch.allclose(InpaintingUNet(channels_per_scale=(4, 8))(y, op), op.input_image(y))
+    (net(y, op) - x).pow(2).mean().backward()
+    assert float(net.net.Conv_1x1.weight.grad.abs().sum()) > 0

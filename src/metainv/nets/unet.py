@@ -48,10 +48,14 @@ class InpaintingUNet(nn.Module):
     channels_per_scale: feature maps per stage, shallow to deep (deepinv's default
         64, 128, 256, 512: four stages, three poolings).
     batch_norm: BatchNorm in every conv block (as in deepinv's default).
+    start_at_input: zero the last 1×1 convolution, so that x̂ = Aᵀy before training (an
+        untrained residual is noise; where the input image is already good, as A⁺y of
+        super-resolution, a short training otherwise ends below its input). Only the
+        initialisation: a saved model's weights replace it.
     """
 
     def __init__(self, channels: int = 3, channels_per_scale: Sequence[int] = (64, 128, 256, 512),
-                 batch_norm: bool = True):
+                 batch_norm: bool = True, start_at_input: bool = False):
         super().__init__()
         from deepinv.models import UNet
 
@@ -61,6 +65,10 @@ class InpaintingUNet(nn.Module):
         self.net = UNet(in_channels=self.channels + 1, out_channels=self.channels, residual=False,
                         batch_norm=self.batch_norm, channels_per_scale=self.channels_per_scale,
                         device=None)
+        if start_at_input:
+            last = self.net.Conv_1x1  # deepinv UNet's output layer
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, y: torch.Tensor, op: LinearOperator) -> torch.Tensor:
         zero_filled, mask = unet_input(y, op)

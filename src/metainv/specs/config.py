@@ -107,7 +107,23 @@ class SuperResolution(Spec):
     kernel: Literal["bicubic", "gaussian", "bilinear"] = field("bicubic", "anti-aliasing filter")
 
 
-Operator = Annotated[Union[InpaintCenter, InpaintRandom, Blur, CompressedSensing, SuperResolution],
+class Mri(Spec):
+    """MRI-style Cartesian Fourier undersampling of each colour channel as a real image:
+    y = M F x + ε in deepinv's complex k-space (real and imaginary parts), M whole k-space columns,
+    one mask for the task (deepinv.physics.MRI with a deepinv.physics.generator mask; not in the paper)."""
+
+    kind: Literal["mri"] = Field(description="the operator")
+    noise_std: Annotated[float, Field(ge=0)] = field(0.0, "σ of the additive Gaussian noise (on the sampled k-space values)")
+    acceleration: Annotated[int, Field(ge=2)] = field(4, "about 1/acceleration of the k-space columns sampled")
+    mask: Literal["gaussian", "equispaced"] = field(
+        "gaussian", "gaussian: variable density (GaussianMaskGenerator); equispaced: every acceleration-th column")
+    center_fraction: Annotated[float, Field(gt=0, lt=1)] | None = field(
+        None, "fraction of central columns always sampled (None: deepinv's 8 % below 8×, 4 % from 8×)")
+    operator_seed: NonNegativeInt = field(
+        0, "seed of the mask: one operator for the task, the same in training, tuning and evaluation")
+
+
+Operator = Annotated[Union[InpaintCenter, InpaintRandom, Blur, CompressedSensing, SuperResolution, Mri],
                      Field(discriminator="kind")]
 
 
@@ -290,5 +306,5 @@ class ConfigSchema(Config):
 
 
 __all__ = ["Config", "ConfigSchema", "Data", "Celeba", "Sample", "Task", "Operator", "InpaintCenter",
-           "InpaintRandom", "Blur", "CompressedSensing", "SuperResolution", "Denoiser", "Table", "TableRow",
+           "InpaintRandom", "Blur", "CompressedSensing", "SuperResolution", "Mri", "Denoiser", "Table", "TableRow",
            "Claim", "Figure", "CapacityStudy", "Resources", "JobResources", "Metric", "StepCurve", "StepCurveSolver"]

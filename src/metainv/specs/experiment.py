@@ -161,6 +161,8 @@ class Unet(Spec):
     channels_per_scale: Annotated[list[PositiveInt], Field(min_length=2)] = field(
         [64, 128, 256, 512], "feature maps per stage, shallow to deep (one max-pool between stages)")
     batch_norm: bool = field(True, "BatchNorm after each convolution")
+    start_at_input: bool = field(
+        False, "zero-initialise the last 1×1 convolution: before training x̂ is the input image (the residual starts at 0)")
 
 
 class Unrolled(Spec):
