@@ -315,7 +315,9 @@ def time_and_peak(fn: Callable[[], None], device: torch.device, repeats: int,
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
-        peak = peak_rss_mib() - (base or 0.0)
+        # Linux syncs per-thread RSS counters lazily, so the high-water mark can read a few
+        # hundred KiB below the RSS sampled just after its reset: no growth reads as 0
+        peak = max(0.0, peak_rss_mib() - (base or 0.0))
     return (time.perf_counter() - t0) / repeats, peak
 
 

@@ -110,6 +110,15 @@ register(StepKind("meta_film", "Tables 1–2 (not in the paper): Meta-FiLM, late
                   _meta("meta_film_center"), ("meta_film_center", "meta_film_random")))
 register(StepKind("meta_red_film", "Table 3 (not in the paper): Meta-RED-FiLM, latent-only inner loop",
                   _meta("meta_red_film"), ("meta_red_film",)))
+# the capacity study (not in the paper): each width its own kind (cost grows with it); latent sizes share one
+for _eid, _what in (("cap_center_w32", "centre, SIREN width 32"), ("cap_center_w128", "centre, SIREN width 128"),
+                    ("cap_center_last1", "centre, last layer adapted"), ("cap_random_w32", "random, SIREN width 32"),
+                    ("cap_random_w128", "random, SIREN width 128")):
+    register(StepKind(_eid, f"Capacity study (not in the paper): {_what}", _meta(_eid), (_eid,)))
+register(StepKind("cap_film_center", "Capacity study (not in the paper): centre, FiLM latent 64 / 1024",
+                  _meta("cap_film_center_z1024"), ("cap_film_center_z1024", "cap_film_center_z64")))
+register(StepKind("cap_film_random", "Capacity study (not in the paper): random, FiLM latent 64 / 1024",
+                  _meta("cap_film_random_z1024"), ("cap_film_random_z1024", "cap_film_random_z64")))
 register(StepKind("dncnn_train", "DnCNN prior: one training step", _dncnn_train, ("denoiser",),
                   meta_gradient=False))
 
