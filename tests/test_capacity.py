@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metainv.config import ConfigError, capacity_ids, capacity_spec, load_config, resolve
+from metainv.config import ConfigError, capacity_ids, capacity_spec, load_config, lpips_nets, resolve
 from metainv.meta.model import build_model, inner_loop_capacity
 from metainv.stages.capacity import COLUMNS, better, capacity, study_rows
 
@@ -123,3 +123,13 @@ def test_the_job_reads_enabled_points_and_references_only(quick):
     config["step_curves"] = {}
     config["figures"] = {}
     assert capacity_ids(resolve(config), "center") == []  # no point left: no job
+
+
+def test_a_point_only_in_a_study_is_scored_with_the_study_s_lpips(quick):
+    """cap_center_w32 is in no table or claim: its evaluation still computes LPIPS-alex."""
+    config = copy.deepcopy(quick)
+    config["experiments"]["cap_center_w32"]["enabled"] = True
+    resolved = resolve(config)
+    assert lpips_nets(resolved, "cap_center_w32") == ["alex"]
+    config["capacity_studies"]["center"]["metrics"] = ["PSNR"]
+    assert lpips_nets(resolve(config), "cap_center_w32") == []

@@ -617,12 +617,15 @@ def _check_unrolled(resolved: Resolved) -> None:
 
 
 def lpips_nets(resolved: Resolved, eid: str) -> list[str]:
-    """LPIPS trunks asked for by the tables that show experiment ``eid`` and the claims that
-    compare it (metric ``LPIPS_<net>``)."""
+    """LPIPS trunks asked for by the tables that show experiment ``eid``, the claims that
+    compare it and the capacity studies that place it (metric ``LPIPS_<net>``)."""
     metrics = {metric for table in resolved.config.get("tables", {}).values()
                if any(row.get("experiment") == eid for row in table["rows"])
                for metric in table["metrics"]}
     metrics |= {c["metric"] for c in claims(resolved) if eid in (c["a"], c["b"])}
+    metrics |= {metric for study in resolved.config.get("capacity_studies", {}).values()
+                if eid in study["experiments"].values() or eid in study["references"].values()
+                for metric in study["metrics"]}
     return sorted(m.split("_", 1)[1] for m in metrics if m.startswith("LPIPS_"))
 
 
