@@ -71,6 +71,12 @@ def test_each_point_is_paired_against_each_reference_in_the_metric_s_better_dire
     refs = frame[frame.role == "reference"]
     assert set(refs.metric) == {"PSNR", "LPIPS_alex"} and refs.reference.isna().all()
     assert better("MSE") == "less" and better("SSIM") == "greater"
+    # a point that is its own reference is not compared with itself
+    spec = _study(metrics=("PSNR",))
+    spec["experiments"]["Ref itself"] = _meta("ref")
+    own = study_rows(spec, _frames(np.random.default_rng(0)))
+    own = own[(own.label == "Ref itself") & (own.role == "point")].iloc[0]
+    assert own.verdict == "is the reference" and np.isnan(own.mean_diff)
 
 
 def test_points_scored_on_other_images_are_refused():

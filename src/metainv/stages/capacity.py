@@ -14,7 +14,7 @@ LPIPS).
     reference, mean_diff, ci_low, ci_high, frac_better, verdict
 
 (``reference`` and the columns after it are empty on a reference's own rows and for a study
-without references), ``<name>.md`` (one table per metric) and the figure
+without references; a point that is itself the reference has verdict ``is the reference``), ``<name>.md`` (one table per metric) and the figure
 (:func:`metainv.report.figures.plot_capacity`).
 """
 
@@ -71,6 +71,9 @@ def study_rows(spec: Mapping, frames: Mapping[str, pd.DataFrame], seed: int = 0)
             if not references:
                 rows.append(base)
             for ref_label, ref in references.items():
+                if ref == exp["id"]:  # the point is the reference: no comparison
+                    rows.append({**base, "reference": ref_label, "verdict": "is the reference"})
+                    continue
                 b = _scores(frames, ref, metric)
                 if not a.index.equals(b.index):
                     raise MetainvError(f"capacity study: {exp['id']} and {ref} scored different images")
@@ -108,7 +111,7 @@ def to_markdown(frame: pd.DataFrame, title: str) -> str:
             diffs = []
             for ref in refs:
                 d = rows[rows.reference == ref]
-                diffs.append("–" if d.empty else
+                diffs.append("–" if d.empty or pd.isna(d.mean_diff.iloc[0]) else
                              f"{_fmt(d.mean_diff.iloc[0], metric)} [{_fmt(d.ci_low.iloc[0], metric)}, "
                              f"{_fmt(d.ci_high.iloc[0], metric)}] ({d.verdict.iloc[0].replace('reproduced', 'better').replace('contradicted', 'worse')})")
             lines.append(f"| {label} | {r0.description} | {int(r0.adapted):,} | {int(r0.n)} | "
