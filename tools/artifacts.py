@@ -5,7 +5,7 @@
     python tools/artifacts.py pull [-r REMOTE] [SNAKEMAKE ARGS, e.g. --configfile config/quick.yaml]
 
 ``push`` versions ``data/raw``, ``data/processed``, every ``results/<task>/<experiment>``,
-``results/tables``, ``results/figures``, ``results/claims`` and ``results/step_curves`` with ``dvc add`` (hashes every file, caches it,
+``results/tables``, ``results/figures``, ``results/claims``, ``results/step_curves`` and ``results/capacity`` with ``dvc add`` (hashes every file, caches it,
 writes the pointer ``<dir>.dvc`` beside the directory and stages it in git), then uploads
 them (``dvc push``). Commit the staged pointers afterwards so that a clone can pull exactly
 this state.
@@ -40,7 +40,7 @@ from pathlib import Path
 # partial writes are excluded by .dvcignore.
 DATA = Path("data")
 RESULTS = Path("results")
-FLAT_RESULT_DIRS = ("tables", "figures", "claims", "step_curves")
+FLAT_RESULT_DIRS = ("tables", "figures", "claims", "step_curves", "capacity")
 
 
 def artifact_dirs() -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from metainv.config import claim_experiments, load_config, resolve
+from metainv.config import capacity_ids, claim_experiments, load_config, resolve
 
 from .conftest import REPO, TINY, env, snakemake, workflow_copy
 
@@ -93,7 +93,9 @@ def dependants_of_training(*exps: str) -> set[tuple[str, str]]:
     claims = {("claims", "")} if claimed & set(exps) else set()
     curves = {("step_curve", "") for curve in resolved.config["step_curves"].values()
               if curve["enabled"] and set(curve["experiments"].values()) & set(exps)}
-    return per_exp | claims | curves | {("table", "1"), ("figure", "1"), ("all", "")}
+    studies = {("capacity", "") for name in resolved.config["capacity_studies"]
+               if set(capacity_ids(resolved, name)) & set(exps)}
+    return per_exp | claims | curves | studies | {("table", "1"), ("figure", "1"), ("all", "")}
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +120,7 @@ def pushed(tiny_run, tmp_path_factory):
     # results/<task>/<experiment>
     units = [p for p in (origin / "data").iterdir() if p.is_dir()]
     for sub in (p for p in (origin / "results").iterdir() if p.is_dir()):
-        units += [sub] if sub.name in ("tables", "figures", "claims", "step_curves") else [
+        units += [sub] if sub.name in ("tables", "figures", "claims", "step_curves", "capacity") else [
             p for p in sub.iterdir() if p.is_dir()]
     pointers = {f"{p.relative_to(origin)}.dvc" for p in units}
     assert {f"{TASK_DIR}/{e}.dvc" for e in EXPERIMENTS} | {"data/processed.dvc"} <= pointers
