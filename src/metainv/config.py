@@ -559,7 +559,7 @@ def step_curve_spec(resolved: Resolved, name: str) -> dict:
 
 def _check_capacity_studies(resolved: Resolved) -> None:
     """A capacity study's points are meta experiments, and its points and references score one
-    task on one measurement (same ``eval.observed`` and ``eval.data_consistency`` is free: it
+    task on one measurement (same ``eval.observed``; ``eval.data_consistency`` may differ: it
     changes the reconstruction, not the measurement), so every pairing is image by image."""
     for name, study in resolved.config.get("capacity_studies", {}).items():
         key = f"config.capacity_studies.{name}"

@@ -31,19 +31,17 @@ from metainv.atomic import write_csv, write_text
 from metainv.errors import MetainvError
 from metainv.meta.model import inner_loop_capacity
 from metainv.report.figures import plot_capacity
+from metainv.report.tables import HIGHER_IS_BETTER
 from metainv.stats import paired_bootstrap
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("label", "experiment", "role", "family", "description", "adapted", "metric", "n", "mean", "std",
            "reference", "mean_diff", "ci_low", "ci_high", "frac_better", "verdict")
-#: metrics where lower is better
-LOWER_IS_BETTER = ("MSE",)
-
-
 def better(metric: str) -> str:
-    """The direction of an improvement in ``metric``: ``greater`` or ``less``."""
-    return "less" if metric in LOWER_IS_BETTER or metric.startswith("LPIPS") else "greater"
+    """The direction of an improvement in ``metric`` (the tables' ``HIGHER_IS_BETTER``; LPIPS
+    lower): ``greater`` or ``less``."""
+    return "greater" if HIGHER_IS_BETTER.get(metric, False) else "less"
 
 
 def _scores(frames: Mapping[str, pd.DataFrame], eid: str, metric: str) -> pd.Series:
