@@ -4,7 +4,7 @@
 #   snakemake --cores all --configfile config/quick.yaml   # embedded offline default, minutes on CPU
 #
 # The workflow is thin: every rule calls one `metainv <command>`; the science lives in
-# src/metainv. Stages: data → meta-training → reconstruct → evaluate → tables and figures.
+# src/metainv. Stages: data → meta-training → reconstruct and score → tables and figures.
 
 from snakemake.utils import min_version
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -91,3 +92,24 @@ def test_evaluate_reconstruction_adds_the_lpips_columns_asked_for(tmp_path):
     assert "LPIPS_alex" not in evaluate_reconstruction(str(tmp_path / "recon.npz"), str(tmp_path)).columns
     with pytest.raises(ValueError, match="LPIPS net"):
         evaluate_reconstruction(str(tmp_path / "recon.npz"), str(tmp_path), ["squeeze"])
+
+
+def test_reconstruct_with_metrics_scores_what_it_wrote_as_evaluate_does(tmp_path):
+    """The workflow's one job per experiment (``reconstruct --metrics``) writes the metrics.csv
+    that ``evaluate`` computes from the stored recon.npz."""
+    import json
+
+    from metainv.cli import main
+    from metainv.stages.evaluate import evaluate
+
+    val = np.random.default_rng(3).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    write_store(tmp_path, "toy", val, val, ["a", "b", "c"], ["a", "b", "c"])
+    spec = {"id": "interp_k50", "method": "interp", "eval": {"observed": 50},
+            "task": {"name": "inpaint_random", "resolution": 16,
+                     "operator": {"kind": "inpaint_random", "noise_std": 0.0}}}
+    assert main(["reconstruct", "--spec", json.dumps(spec), "--data", str(tmp_path), "--out",
+                 str(tmp_path / "recon.npz"), "--metrics", str(tmp_path / "metrics.csv"), "--device", "cpu"]) == 0
+    evaluate(tmp_path / "recon.npz", tmp_path, tmp_path / "evaluated.csv")
+    scored = pd.read_csv(tmp_path / "metrics.csv")
+    pd.testing.assert_frame_equal(scored, pd.read_csv(tmp_path / "evaluated.csv"))
+    assert len(scored) == 3 and (scored.PSNR > scored.input_PSNR).all()

@@ -150,6 +150,8 @@ METRICS = flag("--metrics", "metrics", "EXPERIMENT=metrics.csv ... (experiments 
 CSV = required("--csv", "out_csv", "long-format CSV to write")
 MD = required("--md", "out_md", "markdown table to write")
 TRAINING = (DEVICE, NO_PROGRESS)
+LPIPS = flag("--lpips", "lpips_nets", "LPIPS trunks to score with (columns LPIPS_<net>, input_LPIPS_<net>)",
+             nargs="*", default=[], choices=["alex", "vgg"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,14 +217,15 @@ COMMANDS: dict[str, Command] = {
         flag("--params", "params_path", "params.json written by tune-classical (methods red, hqs)"),
         flag("--denoiser", "denoiser_path", "DnCNN model.pt (methods red, hqs; meta with solver kind red)"),
         DEVICE,
+        flag("--metrics", "metrics_path", "metrics.csv to write as well: per-image scores, as `evaluate` writes"),
+        LPIPS.but(help="LPIPS trunks to score with (with --metrics)"),
     )),
     "evaluate": Command("metainv.stages.evaluate:evaluate",
                         "per-image MSE / PSNR / SSIM of a reconstruction and of its input", (
         required("--recon", "recon_npz", "recon.npz"),
         DATA.but(help="store folder (val.npy: the ground truth)"),
         required("--out", "out_csv", "metrics.csv to write"),
-        flag("--lpips", "lpips_nets", "LPIPS trunks to score with (columns LPIPS_<net>, input_LPIPS_<net>)",
-             nargs="*", default=[], choices=["alex", "vgg"]),
+        LPIPS,
     )),
     "table": Command("metainv.stages.report:table", "build a paper table from per-image metrics", (
         required("--number", "number", "table number (key of config.tables)"),

@@ -62,3 +62,15 @@ def evaluate_batch(recon: np.ndarray, target: np.ndarray, prefix: str = "",
 
         frame[f"LPIPS_{net}"] = lpips_distance(recon, target, net)
     return frame.add_prefix(prefix)
+
+
+def reconstruction_metrics(recon: np.ndarray, measurement: np.ndarray, target: np.ndarray,
+                           lpips_nets: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+    """One row per image: ``index``, the reconstruction's metrics (:func:`evaluate_batch`) and the
+    same for the method's input image (``input_*`` columns), all against ``target``."""
+    if len(recon) != len(target):
+        raise ValueError(f"{len(recon)} reconstructions for {len(target)} ground-truth images")
+    frame = pd.concat([evaluate_batch(recon, target, lpips_nets=lpips_nets),
+                       evaluate_batch(measurement, target, "input_", lpips_nets)], axis=1)
+    frame.insert(0, "index", np.arange(len(frame)))
+    return frame

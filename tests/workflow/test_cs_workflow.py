@@ -1,5 +1,5 @@
 """End-to-end: the compressed-sensing table (a task built from deepinv physics) through the same
-rules — data → DnCNN → HQS search → Meta and UNet training → reconstruct → evaluate → table."""
+rules — data → DnCNN → HQS search → Meta and UNet training → reconstruct and score → table."""
 
 import math
 

@@ -46,8 +46,9 @@ def _trained(jobs, task, exp):
 
 
 def _scored(jobs, exp):
-    return all(any(rule == wanted and _line(b, "wildcards").endswith(f"exp={exp}") for rule, b in jobs)
-               for wanted in ("reconstruct", "evaluate"))
+    """Reconstructed and scored: one reconstruct job writes recon.npz and metrics.csv."""
+    return any(rule == "reconstruct" and _line(b, "wildcards").endswith(f"exp={exp}")
+               and "metrics.csv" in _line(b, "output") for rule, b in jobs)
 
 
 def _inputs(jobs, rule, number=None):

@@ -104,7 +104,7 @@ CHECKPOINT_EVERY = 10
 EXP = "meta_center_m2"
 EXP_DIR = f"results/inpaint_center/{EXP}"
 # The tiny test config with one experiment (every other one disabled) trained long enough to
-# be cancelled mid-way: SLURM runs prepare_sample, meta_train, reconstruct and evaluate;
+# be cancelled mid-way: SLURM runs prepare_sample, meta_train and reconstruct (which scores);
 # table and figure are localrules. The GPU requests are the configs' own (gpu=1).
 def cluster_config() -> str:
     experiments = set()
@@ -182,8 +182,8 @@ def test_quick_workflow_runs_on_slurm_with_the_profile(cluster_run):
     for job in jobs:
         rule = re.match(r"rule_([a-z_]+?)(_wildcards_|$)", job["Comment"]).group(1)
         by_rule.setdefault(rule, []).append(job)
-    assert sorted(by_rule) == ["evaluate", "meta_train", "prepare_sample", "reconstruct"]
-    assert [len(by_rule[r]) for r in ("evaluate", "prepare_sample", "reconstruct")] == [1, 1, 1]
+    assert sorted(by_rule) == ["meta_train", "prepare_sample", "reconstruct"]
+    assert [len(by_rule[r]) for r in ("prepare_sample", "reconstruct")] == [1, 1]
     for job in jobs:
         assert job["Account"] == TEST_ACCOUNT and job["Partition"] == "debug"
     for job in by_rule["meta_train"]:  # config/quick.yaml resources, GPU from config.yaml
@@ -192,7 +192,7 @@ def test_quick_workflow_runs_on_slurm_with_the_profile(cluster_run):
     (recon,) = by_rule["reconstruct"]
     assert (recon["TresPerJob"], recon["MinMemoryNode"], recon["TimeLimit"]) == (
         "gres:gpu:1", "4000M", "00:15:00")
-    for job in by_rule["prepare_sample"] + by_rule["evaluate"]:  # the profile's defaults
+    for job in by_rule["prepare_sample"]:  # the profile's defaults
         assert "TresPerJob" not in job
         assert (job["MinMemoryNode"], job["TimeLimit"]) == ("4000M", "01:00:00")
 

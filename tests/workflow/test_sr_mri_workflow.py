@@ -1,6 +1,6 @@
 """End-to-end: the super-resolution (Table 6) and MRI (Table 7) tables, two more tasks built from
 deepinv physics, through the same rules — data → DnCNN → HQS search → Meta and UNet training →
-reconstruct → evaluate → table — and every method beating its Input row."""
+reconstruct and score → table — and every method beating its Input row."""
 
 import math
 

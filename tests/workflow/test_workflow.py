@@ -124,7 +124,7 @@ def test_paper_config_plans(tmp_path):
     proc = snakemake(work, "-n", "--cores", "1")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    for rule in ("download_celeba", "prepare_celeba", "meta_train", "reconstruct", "evaluate", "table", "figure",
+    for rule in ("download_celeba", "prepare_celeba", "meta_train", "reconstruct", "table", "figure",
                  "train_unet", "train_unrolled", "tune_classical", "train_denoiser"):
         assert f"rule {rule}:" in out, rule
     assert "data/processed/celeba/128/train.npy" in out

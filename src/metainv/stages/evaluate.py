@@ -1,4 +1,9 @@
-"""Stage ``evaluate``: per-image metrics of one ``recon.npz`` → ``metrics.csv``."""
+"""Stage ``evaluate``: per-image metrics of one ``recon.npz`` → ``metrics.csv``.
+
+The workflow scores inside rule ``reconstruct`` (``metainv reconstruct --metrics``, one process
+per experiment); this stage scores a ``recon.npz`` on its own, with the same function
+(:func:`metainv.metrics.reconstruction_metrics`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import pandas as pd
 
 from metainv.atomic import write_csv
 from metainv.data.store import load_split
-from metainv.metrics import evaluate_batch
+from metainv.metrics import reconstruction_metrics
 from metainv.recon import load_reconstruction
 
 log = logging.getLogger(__name__)
@@ -29,10 +34,7 @@ def evaluate_reconstruction(recon_npz: str | Path, data_dir: str | Path,
     rec = load_reconstruction(recon_npz)
     if len(rec.recon) != len(target):
         raise ValueError(f"{recon_npz}: {len(rec.recon)} reconstructions for {len(target)} validation images")
-    frame = pd.concat([evaluate_batch(rec.recon, target, lpips_nets=lpips_nets),
-                       evaluate_batch(rec.measurement, target, "input_", lpips_nets)], axis=1)
-    frame.insert(0, "index", np.arange(len(frame)))
-    return frame
+    return reconstruction_metrics(rec.recon, rec.measurement, target, lpips_nets)
 
 
 def evaluate(recon_npz: str | Path, data_dir: str | Path, out_csv: str | Path,
