@@ -210,3 +210,15 @@ def test_a_claim_naming_a_disabled_experiment_reads_not_run(paper_raw):
     config = raw(paper_raw, experiments={"meta_center_m2": {"enabled": False}})
     rows = {c["id"]: c["run"] for c in claims(resolve(config))}
     assert rows["more_inner_steps"] is False and rows["unet_center"] is True
+
+
+def test_resolving_a_config_does_not_import_torch():
+    """Every snakemake call (a dry run too) resolves the config: torch's 2–3 s of import stay out."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom metainv.config import load_config, resolve\n"
+            f"resolve(load_config({str(REPO / 'config/config.yaml')!r}, {str(REPO / 'config/quick.yaml')!r}))\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

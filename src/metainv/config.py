@@ -41,6 +41,7 @@ from metainv.errors import ConfigError
 from metainv.specs import DEFAULT_METHOD, METHODS, Config, Denoiser, validate_model
 from metainv.specs.config import Data
 from metainv.specs.experiment import ModelFromExperiment
+from metainv.specs.solver_kinds import check_params
 
 #: Keys of a resolved experiment spec that do not come from its method's spec.
 RESOLVED_KEYS = ("id", "seed", "tf32", "tuning")
@@ -399,8 +400,6 @@ def _apply_model_from(specs: dict[str, dict]) -> dict[str, dict]:
 
 
 def _check_solver_params(resolved: Resolved) -> None:
-    from metainv.solvers import check_params
-
     enabled = resolved.experiments
     for eid, spec in enabled.items():
         solver = spec["solver"] if spec["method"] == "meta" else {}

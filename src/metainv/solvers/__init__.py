@@ -4,7 +4,9 @@
 ``solver`` block of a meta experiment (f inside the inner loop, Eq. 6 / RED) and the
 ``classical`` block of a RED / HQS baseline (``kind`` = the experiment's method). The solver
 parameters each kind accepts are named once, in :data:`PARAMETERS`; the config resolution
-(:mod:`metainv.config`) checks specs against it.
+(:mod:`metainv.config`) checks specs against it; they live in the torch-free
+:mod:`metainv.specs.solver_kinds` so that resolving a config (every ``snakemake`` call) does
+not load torch.
 
 =====  ==========================================  ========================================
 kind   update                                      parameters
@@ -31,38 +33,10 @@ from torch.utils.checkpoint import checkpoint
 from metainv.errors import ConfigError
 from metainv.nets.dncnn import inference_denoiser
 from metainv.physics import LinearOperator, select
+from metainv.specs.solver_kinds import DENOISING, PARAMETERS, REQUIRED, check_params
 from metainv.solvers.gd import gradient_descent
 from metainv.solvers.hqs import hqs
 from metainv.solvers.red import red
-
-#: Solver parameters per kind (beyond steps / tol / max_steps), named once for the package.
-PARAMETERS: dict[str, tuple[str, ...]] = {
-    "none": (),
-    "gd": (),
-    "red": ("lam", "sigma_f", "relax"),
-    "hqs": ("lam", "sigma_start", "sigma_end", "relax"),
-}
-#: Parameters without a usable default: a solver inside a meta experiment must be given them.
-REQUIRED: dict[str, tuple[str, ...]] = {"red": ("lam", "sigma_f"), "hqs": ("lam",)}
-#: Kinds that call a denoiser.
-DENOISING = ("red", "hqs")
-
-
-def check_params(kind: str, params: Mapping[str, Any], key: str = "params",
-                 complete: bool = False) -> dict[str, Any]:
-    """``params`` of solver ``kind``; unknown names (and, with ``complete``, missing required
-    ones) raise :class:`~metainv.errors.ConfigError` naming ``key``."""
-    if kind not in PARAMETERS:
-        raise ConfigError(f"{key}: unknown solver kind {kind!r}; known: {sorted(PARAMETERS)}")
-    unknown = set(params) - set(PARAMETERS[kind])
-    if unknown:
-        raise ConfigError(f"{key}: unknown parameter(s) {sorted(unknown)} for a {kind} solver; "
-                          f"known: {list(PARAMETERS[kind])}")
-    missing = [p for p in REQUIRED.get(kind, ()) if p not in params]
-    if complete and missing:
-        raise ConfigError(f"{key}: a {kind} solver needs {missing} (or solver.params_from)")
-    return dict(params)
-
 
 class CheckpointedDenoiser(nn.Module):
     """A denoiser whose activations are recomputed in the backward pass instead of stored.

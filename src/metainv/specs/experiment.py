@@ -26,7 +26,7 @@ def _relax_at_most_one(values: dict) -> dict:
     return values
 
 
-#: Solver parameters by name (which names a solver kind takes: ``metainv.solvers.PARAMETERS``).
+#: Solver parameters by name (which names a solver kind takes: ``metainv.specs.solver_kinds.PARAMETERS``).
 SolverParams = Annotated[dict[str, Annotated[float, Field(gt=0)] | None], AfterValidator(_relax_at_most_one)]
 #: Parameter → values searched (their Cartesian product).
 SolverGrid = Annotated[dict[str, Annotated[list[Annotated[float, Field(gt=0)] | None], Field(min_length=1)]],
