@@ -16,10 +16,13 @@ get it; no LPIPS value is ever approximated.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import torch
-from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+if TYPE_CHECKING:
+    import torch
 
 METRICS = ("MSE", "PSNR", "SSIM")
 LPIPS_NETS = ("alex", "vgg")  # column LPIPS_<net>
@@ -33,12 +36,16 @@ SSIM_CONVENTION = ("SSIM: Gaussian window σ = 1.5 (11 × 11), population covari
 
 def psnr_torch(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR in dB for N×C×H×W tensors in [0, 1]: 10 log10(1 / MSE)."""
+    import torch  # at use: the tables read this module's conventions without loading torch
+
     mse = (x.clamp(0, 1) - target).pow(2).flatten(1).mean(1)
     return 10.0 * torch.log10(1.0 / mse)
 
 
 def image_metrics(x: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """MSE, PSNR and SSIM of one H×W×C image (x is clipped to [0, 1] first)."""
+    from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
     x = np.clip(x.astype(np.float64), 0.0, 1.0)
     target = target.astype(np.float64)
     return {

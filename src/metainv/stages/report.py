@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from metainv.data.store import load_split
-from metainv.recon import load_reconstruction
 from metainv.config import figure_layout
 from metainv.report.figures import grid_rows, plot_panel_rows
 from metainv.report.tables import write_table
@@ -38,6 +37,8 @@ def figure(spec: Mapping, data_dir: str | Path, recons: Mapping[str, str | Path]
     layout = [(row, {label: eid for label, eid in cols.items() if eid in recons})
               for row, cols in figure_layout(spec["experiments"])]
     layout = [(row, cols) for row, cols in layout if cols]
+    from metainv.recon import load_reconstruction  # torch only for figures
+
     loaded = {eid: load_reconstruction(path) for eid, path in recons.items()}
     frames = {eid: pd.read_csv(path) for eid, path in metrics.items()}
     rows = grid_rows(gt, layout, {e: r.recon for e, r in loaded.items()},
