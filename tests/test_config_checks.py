@@ -1,7 +1,7 @@
 """Plan-time cross-field checks of metainv.config (issue 13): values that used to pass
 ``snakemake -n`` and fail in a job (some after training) are refused by ``resolve``, the
-message naming the key. The same cases go through ``snakemake -n`` in
-tests/workflow/test_plan_checks.py."""
+message naming the key. ``resolve`` is what the Snakefile calls; two of these cases also go
+through a real ``snakemake -n`` in tests/workflow/test_plan_checks.py."""
 
 from pathlib import Path
 
