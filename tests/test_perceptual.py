@@ -125,6 +125,27 @@ def test_linear_heads_in_the_file_equal_those_of_the_lpips_package(net):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_the_module_built_on_the_meta_device_is_lpips_built_as_its_authors_do(net):
+    """load_lpips fills a meta-device module from files; lpips' own constructor with the same
+    trunk gives the same tensors and the same distances."""
+    import warnings
+
+    import lpips
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        reference = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False).eval()
+    features = load_trunk(net)[0]
+    reference.net.load_state_dict({n: features["features." + n.split(".", 1)[1]] for n in reference.net.state_dict()})
+    ours = load_lpips(net)
+    theirs = reference.state_dict()
+    assert ours.state_dict().keys() == theirs.keys()
+    assert all(torch.equal(v, theirs[k]) for k, v in ours.state_dict().items())
+    x, y = torch.rand(2, 2, 3, 32, 32) * 2 - 1
+    assert torch.equal(ours(x, y), reference(x, y))
+
+
 # ---------------------------------------------------------------- calibration
 
 def test_lpips_alex_matches_the_official_values_on_the_calibration_pairs():

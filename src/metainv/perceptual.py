@@ -13,6 +13,7 @@ reported numbers.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 import warnings
 
 import numpy as np
@@ -27,19 +28,36 @@ MIN_SIZE = {"alex": 31, "vgg": 16}  # smallest H, W whose last max-pool still ha
 
 def load_lpips(net: str = "vgg", device: torch.device | str = "cpu", random_backbone: bool = False,
                weights_dir: str | None = None) -> nn.Module:
-    """A frozen LPIPS v0.1 module in eval mode (inputs in [−1, 1]) with the ImageNet trunk."""
+    """A frozen LPIPS v0.1 module in eval mode (inputs in [−1, 1]) with the ImageNet trunk.
+
+    With the trunk file, the module is built on the meta device and every tensor is then filled
+    from files (trunk, linear heads, lpips' input scaling): torchvision's VGG16 / AlexNet
+    constructors would first initialise their classifiers at random (10⁸ weights for VGG16,
+    seconds of CPU per process) only for lpips to keep the convolutions."""
     import lpips
 
     if net not in TRUNKS:
         raise ValueError(f"LPIPS net must be one of {sorted(TRUNKS)}, got {net!r}")
-    features = None if random_backbone else load_trunk(net, weights_dir)[0]  # fails fast if missing
-    with warnings.catch_warnings():  # torchvision's "pretrained is deprecated" from lpips
-        warnings.simplefilter("ignore", UserWarning)
-        model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
-    if features is not None:
-        # lpips splits torchvision's ``features`` into slices keeping the indices: slice2.3.weight
-        state = {name: features["features." + name.split(".", 1)[1]] for name in model.net.state_dict()}
-        model.net.load_state_dict(state, strict=True)
+    if random_backbone:
+        with warnings.catch_warnings():  # torchvision's "pretrained is deprecated" from lpips
+            warnings.simplefilter("ignore", UserWarning)
+            model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
+    else:
+        features = load_trunk(net, weights_dir)[0]  # fails fast if missing
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore", UserWarning)
+            model = lpips.LPIPS(net=net, pretrained=False, pnet_rand=True, verbose=False)
+        model = model.to_empty(device="cpu")
+        heads = Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
+        state = dict(torch.load(heads, map_location="cpu", weights_only=True))
+        state.update({f"scaling_layer.{k}": v for k, v in lpips.ScalingLayer().state_dict().items()})
+        # lpips splits torchvision's ``features`` into slices keeping the indices: net.slice2.3.weight
+        state.update({name: features["features." + name.split(".", 2)[2]]
+                      for name in model.state_dict() if name.startswith("net.")})
+        # ``lins.<i>`` is the same module as ``lin<i>``
+        state.update({name: state["lin" + name[len("lins."):]] for name in model.state_dict()
+                      if name.startswith("lins.")})
+        model.load_state_dict(state, strict=True)
     model.eval().to(device)
     for p in model.parameters():
         p.requires_grad_(False)
