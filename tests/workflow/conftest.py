@@ -35,7 +35,18 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.Compl
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """The quick workflow with the tiny overrides, run once for the session."""
+    """The quick workflow with the tiny overrides, run once for the session.
+
+    Under pytest-xdist every test using it is grouped onto one worker (tests/conftest.py); a
+    second worker setting it up means the grouping broke, and the run would cost twice."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        owner = tmp_path_factory.getbasetemp().parent / "tiny_run.owner"  # shared by the workers
+        try:
+            with owner.open("x") as claim:
+                claim.write(os.environ["PYTEST_XDIST_WORKER"])
+        except FileExistsError:
+            pytest.fail(f"tiny_run is being set up a second time (first by {owner.read_text()}): "
+                        "xdist's --dist loadgroup did not group its tests (see tests/conftest.py, pyproject.toml)")
     work = workflow_copy(tmp_path_factory.mktemp("tiny"))
     proc = snakemake(work, "--cores", "2", "--configfile", "config/quick.yaml", "config/tiny.yaml")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
