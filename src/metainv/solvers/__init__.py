@@ -13,6 +13,7 @@ none   x = x0 (Table 2: the SIREN is the solution)  —
 gd     x ← x − α Aᵀ(Ax − y), Eq. 6                  step_size (eval_step_size at evaluation)
 red    RED fixed point (Romano et al. 2017)         lam, sigma_f, relax
 hqs    HQS with DPIR's σ_k schedule                 lam, sigma_start, sigma_end, relax
+tv     ADMM for ½‖Ax − y‖² + λ TV(x)             lam (λ), rho (ρ); no denoiser
 =====  ==========================================  ========================================
 
 Every kind runs ``steps`` updates, or with ``tol`` until each image's relative change is below
@@ -34,6 +35,7 @@ from metainv.physics import LinearOperator, select
 from metainv.solvers.gd import gradient_descent
 from metainv.solvers.hqs import hqs
 from metainv.solvers.red import red
+from metainv.solvers.tv import tv_admm
 
 #: Solver parameters per kind (beyond steps / tol / max_steps), named once for the package.
 PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -41,9 +43,10 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "gd": (),
     "red": ("lam", "sigma_f", "relax"),
     "hqs": ("lam", "sigma_start", "sigma_end", "relax"),
+    "tv": ("lam", "rho"),
 }
 #: Parameters without a usable default: a solver inside a meta experiment must be given them.
-REQUIRED: dict[str, tuple[str, ...]] = {"red": ("lam", "sigma_f"), "hqs": ("lam",)}
+REQUIRED: dict[str, tuple[str, ...]] = {"red": ("lam", "sigma_f"), "hqs": ("lam",), "tv": ("lam", "rho")}
 #: Kinds that call a denoiser.
 DENOISING = ("red", "hqs")
 
@@ -60,7 +63,8 @@ def check_params(kind: str, params: Mapping[str, Any], key: str = "params",
                           f"known: {list(PARAMETERS[kind])}")
     missing = [p for p in REQUIRED.get(kind, ()) if p not in params]
     if complete and missing:
-        raise ConfigError(f"{key}: a {kind} solver needs {missing} (or solver.params_from)")
+        hint = " (or solver.params_from)" if kind == "red" else ""
+        raise ConfigError(f"{key}: a {kind} solver needs {missing}{hint}")
     return dict(params)
 
 
@@ -126,6 +130,8 @@ class Solver:
             common["max_steps"] = self.max_steps
         if self.kind == "red":
             return red(x0, y, op, self.denoiser, **common)
+        if self.kind == "tv":
+            return tv_admm(x0, y, op, **common)
         return hqs(x0, y, op, self.denoiser, schedule_steps=self.steps, **common)
 
     @torch.no_grad()
@@ -149,7 +155,7 @@ def build_solver(config: Mapping[str, Any], *, evaluation: bool = False, denoise
                  params: Mapping[str, Any] | None = None, key: str = "solver") -> Solver:
     """The one registry: a :class:`Solver` from a solver config.
 
-    ``config``: ``kind`` (none | gd | red | hqs), ``steps``, and as the kind needs
+    ``config``: ``kind`` (none | gd | red | hqs | tv), ``steps``, and as the kind needs
     ``step_size`` / ``eval_step_size`` (gd; ``evaluation`` picks the latter), ``params``
     (:data:`PARAMETERS`; ``params`` given here, e.g. tuned ones, replace the config's),
     ``tol`` / ``max_steps`` (run to convergence) and ``checkpoint_denoiser``.
