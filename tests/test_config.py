@@ -210,3 +210,15 @@ def test_a_claim_naming_a_disabled_experiment_reads_not_run(paper_raw):
     config = raw(paper_raw, experiments={"meta_center_m2": {"enabled": False}})
     rows = {c["id"]: c["run"] for c in claims(resolve(config))}
     assert rows["more_inner_steps"] is False and rows["unet_center"] is True
+
+
+def test_only_the_dncnn_solvers_must_run_at_the_dncnns_resolution(paper_raw):
+    """RED / HQS apply the DnCNN at their task's resolution; TV has no DnCNN, so its task may
+    have any resolution."""
+    at_32 = {"tasks": {"mri": {"resolution": 32}}}
+    with pytest.raises(ConfigError, match=r"^config\.experiments\.hqs_mri: task resolution 32"):
+        resolve(raw(paper_raw, **at_32))
+    others = {eid: {"enabled": False} for eid, spec in paper_raw["experiments"].items()
+              if spec.get("task") == "mri" and eid != "tv_mri"}
+    resolved = resolve(raw(paper_raw, **at_32, experiments=others))
+    assert "tv_mri" in resolved.ids_of("tv") and resolved.all["tv_mri"]["task"]["resolution"] == 32
