@@ -110,6 +110,12 @@ register(StepKind("meta_film", "Tables 1–2 (not in the paper): Meta-FiLM, late
                   _meta("meta_film_center"), ("meta_film_center", "meta_film_random")))
 register(StepKind("meta_red_film", "Table 3 (not in the paper): Meta-RED-FiLM, latent-only inner loop",
                   _meta("meta_red_film"), ("meta_red_film",)))
+register(StepKind("meta_film_cs", "Table 5 (not in the paper): Meta-FiLM, compressed sensing, latent-only inner loop",
+                  _meta("meta_film_cs"), ("meta_film_cs",)))
+register(StepKind("meta_film_sr", "Table 6 (not in the paper): Meta-FiLM, ×4 super-resolution, latent-only inner loop",
+                  _meta("meta_film_sr"), ("meta_film_sr",)))
+register(StepKind("meta_film_mri", "Table 7 (not in the paper): Meta-FiLM, MRI, latent-only inner loop",
+                  _meta("meta_film_mri"), ("meta_film_mri", "meta_film_mri_8x")))
 # the capacity study (not in the paper): each width its own kind (cost grows with it); latent sizes share one
 for _eid, _what in (("cap_center_w32", "centre, SIREN width 32"), ("cap_center_w128", "centre, SIREN width 128"),
                     ("cap_center_last1", "centre, last layer adapted"), ("cap_random_w32", "random, SIREN width 32"),

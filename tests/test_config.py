@@ -213,12 +213,29 @@ def test_a_claim_naming_a_disabled_experiment_reads_not_run(paper_raw):
 
 
 def test_resolving_a_config_does_not_import_torch():
-    """Every snakemake call (a dry run too) resolves the config: torch's 2–3 s of import stay out."""
+    """Every snakemake call (a dry run too) imports what the Snakefile's rules import and resolves
+    the config: torch's 2–3 s of import stay out."""
     import subprocess
     import sys
 
-    code = ("import sys\nfrom metainv.config import load_config, resolve\n"
+    imports = sorted({line.strip() for smk in [REPO / "Snakefile", *(REPO / "workflow/rules").glob("*.smk")]
+                      for line in smk.read_text().splitlines()
+                      if line.startswith(("from metainv", "import metainv"))})
+    assert any("config" in line for line in imports), imports  # common.smk: metainv.config
+    code = ("import sys\n" + "\n".join(imports) + "\nfrom metainv.config import load_config, resolve\n"
             f"resolve(load_config({str(REPO / 'config/config.yaml')!r}, {str(REPO / 'config/quick.yaml')!r}))\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_only_the_dncnn_solvers_must_run_at_the_dncnns_resolution(paper_raw):
+    """RED / HQS apply the DnCNN at their task's resolution; TV has no DnCNN, so its task may
+    have any resolution."""
+    at_32 = {"tasks": {"mri": {"resolution": 32}}}
+    with pytest.raises(ConfigError, match=r"^config\.experiments\.hqs_mri: task resolution 32"):
+        resolve(raw(paper_raw, **at_32))
+    others = {eid: {"enabled": False} for eid, spec in paper_raw["experiments"].items()
+              if spec.get("task") == "mri" and eid != "tv_mri"}
+    resolved = resolve(raw(paper_raw, **at_32, experiments=others))
+    assert "tv_mri" in resolved.ids_of("tv") and resolved.all["tv_mri"]["task"]["resolution"] == 32

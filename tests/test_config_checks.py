@@ -50,6 +50,11 @@ BAD = [
                  "config.experiments.red_12.eval.inner_steps", "only meta experiments", id="inner-steps-red"),
     pytest.param({"data": {"n_val": 19_868, "source": "celeba"}}, "config.data.n_val", "19867",
                  id="n_val-celeba"),
+    pytest.param({"experiments": {"tv_new": {"task": "mri", "method": "tv",
+                                             "classical": {"tune": {"grid": {"lam": [0.001]}}}}}},
+                 "config.experiments.tv_new.classical.params (or its tune.grid)", "needs ['rho']", id="tv-no-rho"),
+    pytest.param({"experiments": {"tv_mri": {"classical": {"params": {"sigma_f": 0.05}}}}},
+                 "config.experiments.tv_mri.classical.params", "unknown parameter", id="tv-red-parameter"),
 ]
 
 

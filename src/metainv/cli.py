@@ -191,7 +191,8 @@ COMMANDS: dict[str, Command] = {
     )),
     "tune-classical": Command("metainv.stages.tune_classical:tune_classical",
                               "grid-search a classical solver's parameters on the tuning split (data.tuning)", (
-        SPEC.but(help=EXPERIMENT_HELP + " (method red | hqs)"), DATA.but(help="store folder (train.npy)"), DENOISER,
+        SPEC.but(help=EXPERIMENT_HELP + " (method red | hqs | tv)"), DATA.but(help="store folder (train.npy)"),
+        flag("--denoiser", "denoiser_path", "DnCNN model.pt (methods red, hqs; tv has none)"),
         required("--table", "table_path", "tuning.csv to write: one row per combination"),
         required("--params", "params_path", "params.json to write: the chosen parameters"),
         DEVICE,
@@ -210,11 +211,11 @@ COMMANDS: dict[str, Command] = {
     )),
     "reconstruct": Command("metainv.stages.reconstruct:reconstruct",
                            "reconstruct the validation set with any method (metainv.reconstructors): Meta "
-                           "(Algorithm 1), RED/HQS, UNet, unrolled, interpolation", (
+                           "(Algorithm 1), RED/HQS, TV, UNet, unrolled, interpolation", (
         SPEC, DATA.but(help="store folder (val.npy)"),
         required("--out", "out_path", "recon.npz to write"),
         flag("--model", "model_path", "model.pt (methods meta, unet, unrolled)"),
-        flag("--params", "params_path", "params.json written by tune-classical (methods red, hqs)"),
+        flag("--params", "params_path", "params.json written by tune-classical (methods red, hqs, tv)"),
         flag("--denoiser", "denoiser_path", "DnCNN model.pt (methods red, hqs; meta with solver kind red)"),
         DEVICE,
         flag("--metrics", "metrics_path", "metrics.csv to write as well: per-image scores, as `evaluate` writes"),

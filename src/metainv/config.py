@@ -40,7 +40,7 @@ import yaml
 from metainv.errors import ConfigError
 from metainv.specs import DEFAULT_METHOD, METHODS, Config, Denoiser, validate_model
 from metainv.specs.config import Data
-from metainv.specs.experiment import ModelFromExperiment
+from metainv.specs.experiment import CLASSICAL_METHODS, ModelFromExperiment
 from metainv.specs.solver_kinds import check_params
 
 #: Keys of a resolved experiment spec that do not come from its method's spec.
@@ -406,11 +406,14 @@ def _check_solver_params(resolved: Resolved) -> None:
         key = f"config.experiments.{eid}.solver"
         if spec["method"] == "meta" and solver.get("params"):
             check_params(solver["kind"], solver["params"], key=f"{key}.params")
-        if spec["method"] in ("red", "hqs"):
+        if spec["method"] in CLASSICAL_METHODS:
             classical = spec["classical"]
             check_params(spec["method"], classical["params"], key=f"config.experiments.{eid}.classical.params")
             check_params(spec["method"], classical["tune"]["grid"],
                          key=f"config.experiments.{eid}.classical.tune.grid")
+            if spec["method"] == "tv":  # no defaults: λ and ρ are fixed or searched
+                check_params("tv", {**classical["params"], **classical["tune"]["grid"]}, complete=True,
+                             key=f"config.experiments.{eid}.classical.params (or its tune.grid)")
         if spec["method"] != "meta":
             if spec["eval"].get("inner_steps") is not None:
                 raise ConfigError(f"config.experiments.{eid}.eval.inner_steps: only meta experiments "
@@ -447,8 +450,11 @@ def _check_tables_and_figures(config: Mapping, specs: Mapping[str, dict]) -> Non
 
 
 def _check_classical_resolution(config: Mapping, resolved: Resolved) -> None:
+    """RED / HQS run the DnCNN at their task's resolution (TV has no DnCNN: exempt)."""
+    from metainv.specs.solver_kinds import DENOISING
+
     res = config["denoiser"]["resolution"]
-    for eid in resolved.ids_of("red", "hqs"):
+    for eid in resolved.ids_of(*DENOISING):
         task_res = resolved.all[eid]["task"]["resolution"]
         if task_res != res:
             raise ConfigError(
@@ -464,7 +470,7 @@ def _check_tuning_sizes(config: Mapping, resolved: Resolved) -> None:
     for eid, spec in resolved.experiments.items():
         if spec["method"] == "meta" and resolved.all[eid]["model_from"] is None:
             asks.append((f"config.experiments.{eid}.outer.tuning_images", spec["outer"]["tuning_images"]))
-        if spec["method"] in ("red", "hqs"):
+        if spec["method"] in CLASSICAL_METHODS:
             asks.append((f"config.experiments.{eid}.classical.tune.images", spec["classical"]["tune"]["images"]))
         if spec["method"] in ("unet", "unrolled"):
             asks.append((f"config.experiments.{eid}.train.tuning_images", spec["train"]["tuning_images"]))

@@ -12,6 +12,7 @@ and :func:`load_reconstructor` builds any of them from an experiment spec and it
                    solver f (Algorithm 1); Meta-RED's DnCNN; ``eval.data_consistency``   (solver kind red)
 ``red``, ``hqs``   :class:`ClassicalReconstructor`: the solver from y with the tuned     ``params``, ``denoiser``
                    parameters (``params.json``)
+``tv``             :class:`ClassicalReconstructor`: TV-regularised HQS, no DnCNN           ``params``
 ``unet``,          :class:`NetworkReconstructor`: the trained network ``net(y, physics)``  ``model``
 ``unrolled``
 ``interp``         :class:`InterpolationReconstructor`: linear interpolation of the       none
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 #: Which files each method reconstructs from (keys of ``load_reconstructor``'s ``files``).
 FILES: dict[str, tuple[str, ...]] = {
-    "meta": ("model",), "red": ("params", "denoiser"), "hqs": ("params", "denoiser"),
+    "meta": ("model",), "red": ("params", "denoiser"), "hqs": ("params", "denoiser"), "tv": ("params",),
     "unet": ("model",), "unrolled": ("model",), "interp": (),
 }
 
@@ -90,7 +91,7 @@ class MetaReconstructor(Reconstructor):
 
 
 class ClassicalReconstructor(Reconstructor):
-    """RED / HQS from x₀ = y with the DnCNN prior and the tuned parameters; logs the
+    """RED / HQS (DnCNN prior) or TV from x₀ = y with the tuned parameters; logs the
     iterations per image (and a warning when ``tol`` was not reached in ``max_steps``)."""
 
     def __init__(self, solver, batch_size: int, name: str = "classical"):
@@ -171,14 +172,14 @@ def load_reconstructor(spec: Mapping, files: Mapping[str, str | Path | None],
         return MetaReconstructor(siren, rates, solver, eval_solver,
                                  spec["inner"]["steps"] if steps is None else steps,
                                  spec["inner"]["loss_reduction"], spec["eval"]["batch_size"])
-    if method in ("red", "hqs"):
+    if method in ("red", "hqs", "tv"):
         from metainv.classical import classical_solver_config, read_params
         from metainv.denoiser import load_denoiser
         from metainv.solvers import build_solver
 
         params = read_params(_need(files, "params", spec))
-        solver = build_solver(classical_solver_config(spec),
-                              denoiser=load_denoiser(_need(files, "denoiser", spec), device),
+        denoiser = load_denoiser(_need(files, "denoiser", spec), device) if "denoiser" in FILES[method] else None
+        solver = build_solver(classical_solver_config(spec), denoiser=denoiser,
                               params=params, key=f"{spec['id']}.classical")
         return ClassicalReconstructor(solver, spec["classical"]["batch_size"], spec["id"])
     if method in ("unet", "unrolled"):

@@ -103,11 +103,13 @@ def test_tiny_workflow_checks_the_claims(tiny_run):
     assert set(claims.verdict) <= {"reproduced", "contradicted", "inconclusive", "not run"}
     run = claims[claims.verdict != "not run"]
     # every comparison has its statistics, except the claims on the Meta-FiLM rows of Tables
-    # 2–3 and of MRI 8×, which the quick configuration turns off (a claim on an absent experiment reading
+    # 2–3 and 5–7 and of MRI 8×, which the quick configuration turns off (a claim on an absent experiment reading
     # "not run" is tested in tests/test_claims.py)
     off = {"film_beats_siren_random_k500", "film_beats_siren_deblur", "film_beats_unet_random_k500",
            "film_dc_beats_unet_random_k500", "film_random_rises_with_k", "meta_red_film_vs_12_steps",
-           "mri_8x_meta_vs_classical", "mri_8x_unet_vs_meta"}  # and MRI 8×
+           "mri_8x_meta_vs_classical", "mri_8x_unet_vs_meta",  # and MRI 8×, and Tables 5–7's Meta-FiLM
+           "mri_8x_meta_vs_tv", "mri_8x_hqs_vs_tv", "cs_film_vs_meta", "sr_film_vs_meta", "mri_film_vs_meta",
+           "mri_8x_film_vs_meta"}
     assert set(claims.id) - set(run.id) == off and run.id.str.startswith("unet").any()
     assert (run.n == 8).all() and run[["mean_a", "mean_b", "mean_diff", "ci_low", "ci_high"]].notna().all().all()
     assert ((run.ci_low <= run.mean_diff) & (run.mean_diff <= run.ci_high)).all()

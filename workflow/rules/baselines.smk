@@ -1,13 +1,13 @@
-# Classical baselines with the DnCNN prior (Table 3): RED and HQS, 12 steps or to convergence.
+# Classical baselines with the DnCNN prior (Table 3): RED and HQS, 12 steps or to convergence;
+# TV (Tables 5–7, not in the paper) with no learned prior, so no DnCNN input.
 # Parameters are searched on the tuning split (data.tuning; tune_classical); rule reconstruct
 # (evaluate.smk) then solves the validation set into recon.npz.
 
 
 rule tune_classical:
-    """Grid search of λ / σ_f (RED) or the schedule (HQS) on the tuning split."""
+    """Grid search of λ / σ_f (RED), the schedule (HQS) or λ / ρ (TV) on the tuning split."""
     input:
-        unpack(experiment_store),
-        denoiser=rules.train_denoiser.output.model,
+        unpack(tune_inputs),
     output:
         table="results/{task}/{exp}/tuning.csv",
         params="results/{task}/{exp}/params.json",
@@ -26,9 +26,10 @@ rule tune_classical:
         spec=lambda wc: job_arg(wc.exp),
         data=lambda wc, input: str(Path(input.train).parent),
         device=config["device"],
+        denoiser=lambda wc, input: denoiser_flag(input),
     shell:
         "metainv --threads {threads} tune-classical --spec {params.spec} --data {params.data} "
-        "--denoiser {input.denoiser} --table {output.table} "
+        "{params.denoiser} --table {output.table} "
         "--params {output.params} --device {params.device} > {log} 2>&1"
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from metainv import config as metainv_config
+from metainv.specs.solver_kinds import DENOISING
+from metainv.specs.experiment import CLASSICAL_METHODS
 
 try:
     RESOLVED = metainv_config.resolve(
@@ -20,7 +22,9 @@ except metainv_config.ConfigError as e:
     raise WorkflowError(str(e)) from None
 ALL_EXPERIMENTS = RESOLVED.all
 EXPERIMENTS = RESOLVED.experiments
-CLASSICAL_IDS = RESOLVED.ids_of("red", "hqs")
+# classical baselines (tune_classical); those whose prior is the DnCNN (TV has none)
+CLASSICAL_IDS = RESOLVED.ids_of(*CLASSICAL_METHODS)
+DENOISING_IDS = RESOLVED.ids_of(*DENOISING)
 DENOISER_DIR = "results/denoiser/dncnn"
 DENOISER_MODEL = f"{DENOISER_DIR}/model.pt"
 
@@ -108,8 +112,8 @@ def solver_flags(input):
 def reconstruct_inputs(wildcards):
     """The store and the files the experiment's method reconstructs from
     (metainv.reconstructors.FILES): a meta / UNet / unrolled model.pt (its own or that of
-    model_from), Meta-RED's DnCNN, a classical solver's params.json and DnCNN; none for
-    interpolation."""
+    model_from), Meta-RED's DnCNN, a classical solver's params.json and DnCNN (RED, HQS; TV
+    has none); none for interpolation."""
     eid = wildcards.exp
     method = EXPERIMENTS[eid]["method"]
     inputs = experiment_store(wildcards)
@@ -117,10 +121,24 @@ def reconstruct_inputs(wildcards):
         inputs["model"] = model_path(eid)
     if method == "meta":
         inputs.update(solver_inputs(eid, with_params=False))
-    if method in ("red", "hqs"):
+    if method in CLASSICAL_METHODS:
         inputs["params"] = f"{exp_dir(eid)}/params.json"
+    if method in DENOISING:
         inputs["denoiser"] = DENOISER_MODEL
     return inputs
+
+
+def tune_inputs(wildcards):
+    """The store and, for RED / HQS, the DnCNN a parameter search solves with."""
+    inputs = experiment_store(wildcards)
+    if EXPERIMENTS[wildcards.exp]["method"] in DENOISING:
+        inputs["denoiser"] = DENOISER_MODEL
+    return inputs
+
+
+def denoiser_flag(input):
+    """--denoiser for an input function that declared the DnCNN, else nothing."""
+    return f"--denoiser {input.denoiser}" if "denoiser" in input.keys() else ""
 
 
 def reconstruct_flags(input):
@@ -270,7 +288,7 @@ def all_targets():
     for eid in CLASSICAL_IDS:
         targets += [f"{exp_dir(eid)}/tuning.csv", f"{exp_dir(eid)}/params.json"]
     if (
-        CLASSICAL_IDS
+        DENOISING_IDS
         or any(solver_inputs(eid) for eid in trained_ids("meta"))
         or UNROLLED_IDS
     ):

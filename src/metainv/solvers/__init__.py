@@ -15,6 +15,7 @@ none   x = x0 (Table 2: the SIREN is the solution)  —
 gd     x ← x − α Aᵀ(Ax − y), Eq. 6                  step_size (eval_step_size at evaluation)
 red    RED fixed point (Romano et al. 2017)         lam, sigma_f, relax
 hqs    HQS with DPIR's σ_k schedule                 lam, sigma_start, sigma_end, relax
+tv     ADMM for ½‖Ax − y‖² + λ TV(x)             lam (λ), rho (ρ); no denoiser
 =====  ==========================================  ========================================
 
 Every kind runs ``steps`` updates, or with ``tol`` until each image's relative change is below
@@ -37,6 +38,7 @@ from metainv.specs.solver_kinds import DENOISING, PARAMETERS, REQUIRED, check_pa
 from metainv.solvers.gd import gradient_descent
 from metainv.solvers.hqs import hqs
 from metainv.solvers.red import red
+from metainv.solvers.tv import tv_admm
 
 class CheckpointedDenoiser(nn.Module):
     """A denoiser whose activations are recomputed in the backward pass instead of stored.
@@ -100,6 +102,8 @@ class Solver:
             common["max_steps"] = self.max_steps
         if self.kind == "red":
             return red(x0, y, op, self.denoiser, **common)
+        if self.kind == "tv":
+            return tv_admm(x0, y, op, **common)
         return hqs(x0, y, op, self.denoiser, schedule_steps=self.steps, **common)
 
     @torch.no_grad()
@@ -123,7 +127,7 @@ def build_solver(config: Mapping[str, Any], *, evaluation: bool = False, denoise
                  params: Mapping[str, Any] | None = None, key: str = "solver") -> Solver:
     """The one registry: a :class:`Solver` from a solver config.
 
-    ``config``: ``kind`` (none | gd | red | hqs), ``steps``, and as the kind needs
+    ``config``: ``kind`` (none | gd | red | hqs | tv), ``steps``, and as the kind needs
     ``step_size`` / ``eval_step_size`` (gd; ``evaluation`` picks the latter), ``params``
     (:data:`PARAMETERS`; ``params`` given here, e.g. tuned ones, replace the config's),
     ``tol`` / ``max_steps`` (run to convergence) and ``checkpoint_denoiser``.

@@ -1,7 +1,8 @@
 """One experiment: a model per method, discriminated on ``method``.
 
 ``config.experiments.<id>`` is one of :class:`MetaExperiment` (SIREN initialisation +
-meta-learning, §3), :class:`ClassicalExperiment` (RED / HQS with the DnCNN prior, §4.2),
+meta-learning, §3), :class:`ClassicalExperiment` (RED / HQS with the DnCNN prior, §4.2; TV
+with no learned prior, not in the paper),
 :class:`UnetExperiment` (§4.1), :class:`UnrolledExperiment` (Table 4) and
 :class:`InterpExperiment` (linear interpolation, a reference not in the paper). Each field
 holds its default, range and description here and nowhere else; the defaults are the paper's
@@ -141,7 +142,7 @@ class Tune(Spec):
 
 
 class Classical(Spec):
-    """RED / HQS with the trained DnCNN prior."""
+    """RED / HQS with the trained DnCNN prior, or TV-regularised least squares (no prior to train)."""
 
     steps: PositiveInt = field(
         12, "iterations without tol; HQS: also the length of the σ_k schedule, run in full before tol is checked")
@@ -151,7 +152,8 @@ class Classical(Spec):
     batch_size: PositiveInt = field(100, "images per batched solve")
     params: SolverParams = field(
         {}, "fixed parameters; RED: lam, sigma_f, relax; HQS: lam (ρ_k = λσ²/σ_k²), sigma_start, "
-            "sigma_end (None = the noise level), relax")
+            "sigma_end (None = the noise level), relax; TV: lam (λ of ½‖Ax − y‖² + λ TV(x)) and rho "
+            "(the splitting penalty ρ), both required here or in the grid")
     tune: Tune = field(Tune(), "the parameter search")
 
 
@@ -222,9 +224,11 @@ class MetaExperiment(ExperimentBase):
 
 
 class ClassicalExperiment(ExperimentBase):
-    """RED or HQS with the DnCNN prior, parameters searched on the tuning split."""
+    """RED or HQS with the DnCNN prior, or TV (no DnCNN), parameters searched on the tuning split."""
 
-    method: Literal["red", "hqs"] = Field(description="red: RED fixed point; hqs: HQS as in DPIR")
+    method: Literal["red", "hqs", "tv"] = Field(
+        description="red: RED fixed point; hqs: HQS as in DPIR; tv: HQS for ½‖Ax − y‖² + λ TV(x) "
+                    "(deepinv's TV prox, no DnCNN; not in the paper)")
     classical: Classical = field(Classical(), "solver settings and search")
 
 
@@ -254,14 +258,16 @@ class ModelFromExperiment(ExperimentBase):
     """An experiment that evaluates another's trained model (``model_from``): only its
     evaluation is its own; everything else is the source's."""
 
-    method: Literal["meta", "red", "hqs", "unet", "unrolled", "interp"] = field(
+    method: Literal["meta", "red", "hqs", "tv", "unet", "unrolled", "interp"] = field(
         "meta", "the source's method")
     model_from: str = Field(description="id of the experiment whose trained model this one evaluates")
 
 
+#: Methods of :class:`ClassicalExperiment` (tuned by the grid search, ``params.json``).
+CLASSICAL_METHODS = ("red", "hqs", "tv")
 #: method value → its model.
 METHODS: dict[str, type[ExperimentBase]] = {
-    "meta": MetaExperiment, "red": ClassicalExperiment, "hqs": ClassicalExperiment,
+    "meta": MetaExperiment, "red": ClassicalExperiment, "hqs": ClassicalExperiment, "tv": ClassicalExperiment,
     "unet": UnetExperiment, "unrolled": UnrolledExperiment, "interp": InterpExperiment,
 }
 DEFAULT_METHOD = "meta"
@@ -269,12 +275,12 @@ DEFAULT_METHOD = "meta"
 
 def method_of(value) -> str:
     """The discriminator: ``model_from`` for an experiment that evaluates another's model, else
-    ``method`` (``meta`` when absent; ``classical`` for red and hqs)."""
+    ``method`` (``meta`` when absent; ``classical`` for red, hqs and tv)."""
     get = value.get if isinstance(value, dict) else lambda k, d=None: getattr(value, k, d)
     if get("model_from") is not None:
         return "model_from"
     method = get("method", DEFAULT_METHOD)
-    return "classical" if method in ("red", "hqs") else method
+    return "classical" if method in CLASSICAL_METHODS else method
 
 
 #: The union the JSON schema and the reference page show for ``config.experiments.<id>``.
@@ -288,4 +294,5 @@ Experiment = Annotated[
 __all__ = ["Eval", "Modulation", "Siren", "MetaSolver", "Finetune", "Inner", "Outer", "Tune", "Classical", "Unet",
            "Unrolled", "Train", "ExperimentBase", "MetaExperiment", "ClassicalExperiment",
            "UnetExperiment", "UnrolledExperiment", "InterpExperiment", "ModelFromExperiment", "METHODS", "DEFAULT_METHOD",
+           "CLASSICAL_METHODS",
            "Experiment", "method_of"]

@@ -17,9 +17,10 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "gd": (),
     "red": ("lam", "sigma_f", "relax"),
     "hqs": ("lam", "sigma_start", "sigma_end", "relax"),
+    "tv": ("lam", "rho"),
 }
 #: Parameters without a usable default: a solver inside a meta experiment must be given them.
-REQUIRED: dict[str, tuple[str, ...]] = {"red": ("lam", "sigma_f"), "hqs": ("lam",)}
+REQUIRED: dict[str, tuple[str, ...]] = {"red": ("lam", "sigma_f"), "hqs": ("lam",), "tv": ("lam", "rho")}
 #: Kinds that call a denoiser.
 DENOISING = ("red", "hqs")
 
@@ -36,7 +37,8 @@ def check_params(kind: str, params: Mapping[str, Any], key: str = "params",
                           f"known: {list(PARAMETERS[kind])}")
     missing = [p for p in REQUIRED.get(kind, ()) if p not in params]
     if complete and missing:
-        raise ConfigError(f"{key}: a {kind} solver needs {missing} (or solver.params_from)")
+        hint = " (or solver.params_from)" if kind == "red" else ""
+        raise ConfigError(f"{key}: a {kind} solver needs {missing}{hint}")
     return dict(params)
 
 

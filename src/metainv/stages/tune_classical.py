@@ -1,4 +1,4 @@
-"""Stage ``tune_classical``: search a RED / HQS baseline's parameters on held-out *training*
+"""Stage ``tune_classical``: search a RED / HQS / TV baseline's parameters on held-out *training*
 images and write ``tuning.csv`` and ``params.json`` (:mod:`metainv.classical`'s format).
 
 The first ``classical.tune.images`` images of the tuning split (the tail of the training split,
@@ -23,24 +23,31 @@ from metainv.atomic import write_csv
 from metainv.classical import classical_solver_config, write_params
 from metainv.data.store import load_split, split_tuning, to_tensor
 from metainv.denoiser import load_denoiser
+from metainv.errors import ConfigError
 from metainv.recon import tuning_measurement
+from metainv.solvers import DENOISING
 from metainv.solvers.tuning import grid_search
 
 log = logging.getLogger(__name__)
 
 
 def tune_classical(
-    spec: Mapping, denoiser_path: str | Path, data_dir: str | Path,
+    spec: Mapping, denoiser_path: str | Path | None, data_dir: str | Path,
     table_path: str | Path, params_path: str | Path, device: torch.device,
 ) -> dict[str, Any]:
-    """Grid search for one experiment; write the CSV and the chosen-parameters JSON."""
+    """Grid search for one experiment; write the CSV and the chosen-parameters JSON. RED and
+    HQS need the DnCNN (``denoiser_path``); TV has no learned prior."""
     cfg = spec["classical"]
     tune = cfg["tune"]
     train = load_split(data_dir, "train", mmap=True)
     _, held = split_tuning(len(train), int(spec["tuning"]))
     x = to_tensor(train[held][: int(tune["images"])], device)
     op, y = tuning_measurement(spec, x)
-    denoiser = load_denoiser(denoiser_path, device)
+    denoiser = None
+    if spec["method"] in DENOISING:
+        if denoiser_path is None:
+            raise ConfigError(f"{spec['id']}: method {spec['method']} needs the trained DnCNN (--denoiser)")
+        denoiser = load_denoiser(denoiser_path, device)
     frame = grid_search(classical_solver_config(spec), x, y, op, denoiser, cfg["params"], tune["grid"],
                         int(cfg["batch_size"]))
     best = frame[frame.chosen].iloc[0]
