@@ -4,7 +4,8 @@
 
 rule reconstruct:
     """Every validation measurement through the experiment's method (one stage for all), then
-    per-image MSE / PSNR / SSIM (and LPIPS where a table asks) of the reconstruction and its input."""
+    per-image MSE / PSNR / SSIM (and LPIPS where a table asks) of the reconstruction and its
+    input."""
     input:
         unpack(reconstruct_inputs),
     output:
