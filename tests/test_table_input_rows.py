@@ -1,4 +1,5 @@
-"""Table rows with ``input: true`` show their experiment's input y (metrics.csv input_*)."""
+"""Table rows with ``input: true`` show their experiment's input y (metrics.csv input_*); the
+footnote mentions paper values only where a table has them."""
 
 import pandas as pd
 
@@ -19,3 +20,15 @@ def test_an_input_row_reads_the_input_columns_of_its_experiment(tmp_path):
     assert "Input (y)" not in set(df.label)
     md = to_markdown(df, "Table 2")
     assert "| 1000 (Input) | 24.00 ± 1.41 |" in md and "Gaussian window σ = 1.5" in md
+
+
+def test_the_footnote_mentions_paper_values_only_when_the_table_has_some(tmp_path):
+    pd.DataFrame({"index": [0, 1], "PSNR": [20.0, 22.0], "input_PSNR": [9.0, 10.0]}).to_csv(tmp_path / "m.csv", index=False)
+    rows = [{"label": "Meta", "experiment": "m", "paper_method": "Meta", "paper_setting": "10"}]
+    ours = to_markdown(build_table(5, {"paper_table": None, "metrics": ["PSNR"], "rows": rows}, {"m": tmp_path / "m.csv"}),
+                       "Table 5")
+    assert "(paper" not in ours and "paper's value" not in ours
+    assert "Mean ± standard deviation over 2 validation images. *unavailable*" in ours
+    paper = to_markdown(build_table(2, {"paper_table": 2, "metrics": ["PSNR"], "rows": rows}, {"m": tmp_path / "m.csv"}),
+                        "Table 2")
+    assert "(paper " in paper and "; the paper's value in parentheses." in paper

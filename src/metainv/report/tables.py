@@ -98,9 +98,9 @@ def to_markdown(df: pd.DataFrame, title: str) -> str:
             cells.append(cell)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     n = int(df[df.status == "ok"].n.max()) if (df.status == "ok").any() else 0
-    lines += ["", f"Mean ± standard deviation over {n} validation images; the paper's value in "
-              "parentheses. *unavailable*: metric not in the experiment's metrics.csv; "
-              "*not run*: experiment not part of this configuration."]
+    paper = "; the paper's value in parentheses" if df.paper.notna().any() else ""
+    lines += ["", f"Mean ± standard deviation over {n} validation images{paper}. *unavailable*: metric "
+              "not in the experiment's metrics.csv; *not run*: experiment not part of this configuration."]
     if "SSIM" in metrics:
         lines += ["", SSIM_CONVENTION + "."]
     return "\n".join(lines) + "\n"
