@@ -23,4 +23,3 @@ def test_snakemake_lint_finds_nothing(tmp_path, configs):
     proc = snakemake(work, "--lint", *configs, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "your workflow is in a good condition" in proc.stdout + proc.stderr
-
