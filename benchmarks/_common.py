@@ -114,6 +114,7 @@ class MetaProblem:
     params: list[torch.Tensor] = field(default_factory=list)  # every meta-parameter
     op: object = None                        # the batch's operator (metainv.recon.measure)
     solver: object = None                    # f, as metainv.solvers.build_solver made it
+    siren: object = None                     # the SIREN (or ModulatedSiren) whose θ it trains
 
     def optimiser_step(self) -> Callable[[], None]:
         """zero_grad, backward of the outer loss, gradient clipping (``outer.grad_clip``) and
@@ -168,7 +169,7 @@ def meta_problem(resolved: Resolved, eid: str, device: torch.device, dtype: torc
         return adapt(siren, rates, y, op, solver, steps, track_meta_gradient=False, reduction=reduction).output
 
     params = [p for g in groups for p in g["params"]]
-    return MetaProblem(spec, loss, infer, groups, batch, params, op, solver)
+    return MetaProblem(spec, loss, infer, groups, batch, params, op, solver, siren)
 
 
 def describe(spec: Mapping, resolved: Resolved | None = None) -> str:

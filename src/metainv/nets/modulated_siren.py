@@ -84,15 +84,9 @@ class ModulatedSiren(Siren):
             # the shift enters as a per-task bias: b_l + β_l (exactly b_l when β_l = 0)
             for layer, beta in enumerate(shifts):
                 weights[2 * layer + 1] = weights[2 * layer + 1] + beta
-            return siren_forward(weights, coords, self.omega0)
-        n_layers = len(weights) // 2
-        h = coords.unsqueeze(0).expand(weights[0].shape[0], *coords.shape)
-        for layer in range(n_layers):
-            weight, bias = weights[2 * layer], weights[2 * layer + 1]
-            h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
-            if layer < n_layers - 1:
-                h = torch.sin(self.omega0 * (scales[layer].unsqueeze(1) * h + shifts[layer].unsqueeze(1)))
-        return h
+            return siren_forward(weights, coords, self.omega0, batched=self.batched_forward)
+        return siren_forward(weights, coords, self.omega0, scales=scales, shifts=shifts,
+                             batched=self.batched_forward)
 
     def render(self, params: Sequence[torch.Tensor], height: int, width: int,
                coords: torch.Tensor | None = None) -> torch.Tensor:

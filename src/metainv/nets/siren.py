@@ -2,8 +2,9 @@
 
 The module holds the meta-parameters θ (the shared initialisation, no task dimension).
 :meth:`Siren.batched` expands them to a leading task dimension B, and :func:`siren_forward`
-evaluates B independent SIRENs with one ``baddbmm`` per layer — no Python loop over tasks or
-images — so inner-loop updates can give every task its own weights θ_i.
+evaluates B independent SIRENs, so inner-loop updates can give every task its own weights θ_i:
+on the CPU one ``F.linear`` (addmm) per task and layer, elsewhere one ``baddbmm`` per layer for
+all tasks (why: docs, development, "Against the libraries").
 
 Layer l (l < L):  h ← sin(ω₀ (h W_lᵀ + b_l));   last layer:  s = h W_Lᵀ + b_L.
 The network represents the image in [−1, 1] (as in SIREN's image fitting), so the image is
@@ -20,6 +21,7 @@ import math
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -32,21 +34,59 @@ def coordinate_grid(height: int, width: int, device: torch.device | str = "cpu",
     return grid.reshape(-1, 2)
 
 
-def siren_forward(params: Sequence[torch.Tensor], coords: torch.Tensor, omega0: float) -> torch.Tensor:
-    """Evaluate B SIRENs: params alternate W (B×out×in), b (B×out); coords P×d → B×P×out."""
+def siren_forward(params: Sequence[torch.Tensor], coords: torch.Tensor, omega0: float,
+                  scales: Sequence[torch.Tensor] | None = None, shifts: Sequence[torch.Tensor] | None = None,
+                  batched: bool | None = None) -> torch.Tensor:
+    """Evaluate B SIRENs: params alternate W (B×out×in), b (B×out); coords P×d → B×P×out.
+
+    ``scales`` / ``shifts`` (one B×hidden tensor per hidden layer, FiLM): hidden layer l becomes
+    h ← sin(ω₀ (γ_l ⊙ (W_l h + b_l) + β_l)). ``batched``: one ``baddbmm`` per layer for all
+    tasks (True) or one ``F.linear`` per task and layer (False); default: per task on the CPU
+    (the faster there, measured: docs, development), batched elsewhere.
+    """
+    if (scales is None) != (shifts is None):
+        raise ValueError("FiLM needs both scales and shifts (a shift alone is a bias: add it to b_l)")
+    if batched is None:
+        batched = params[0].device.type != "cpu"
     n_layers = len(params) // 2
-    batch = params[0].shape[0]
-    h = coords.unsqueeze(0).expand(batch, *coords.shape)
+    if not batched:
+        weights = list(zip(*(p.unbind(0) for p in params)))  # per task: W_0, b_0, W_1, …
+        if scales is None:
+            return torch.stack([_one_siren(w, coords, omega0) for w in weights])
+        gammas = list(zip(*(t.unbind(0) for t in scales)))
+        betas = list(zip(*(t.unbind(0) for t in shifts)))
+        return torch.stack([_one_siren(w, coords, omega0, g, b) for w, g, b in zip(weights, gammas, betas)])
+    h = coords.unsqueeze(0).expand(params[0].shape[0], *coords.shape)
     for layer in range(n_layers):
         weight, bias = params[2 * layer], params[2 * layer + 1]
         h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
         if layer < n_layers - 1:
+            if scales is not None:
+                h = scales[layer].unsqueeze(1) * h + shifts[layer].unsqueeze(1)
+            h = torch.sin(omega0 * h)
+    return h
+
+
+def _one_siren(params: Sequence[torch.Tensor], coords: torch.Tensor, omega0: float,
+               scales: Sequence[torch.Tensor] | None = None,
+               shifts: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    """One task's SIREN (W out×in, b out; FiLM vectors of length hidden): P×d → P×out."""
+    h = coords
+    n_layers = len(params) // 2
+    for layer in range(n_layers):
+        h = F.linear(h, params[2 * layer], params[2 * layer + 1])
+        if layer < n_layers - 1:
+            if scales is not None:
+                h = scales[layer] * h + shifts[layer]
             h = torch.sin(omega0 * h)
     return h
 
 
 class Siren(nn.Module):
     """Meta-parameters θ of a SIREN with ``layers`` linear layers (paper: 5 × 256)."""
+
+    #: :func:`siren_forward`'s ``batched`` for :meth:`render` (None: chosen by device)
+    batched_forward: bool | None = None
 
     def __init__(self, *, hidden: int, layers: int, omega0: float, in_features: int = 2,
                  out_features: int = 3, generator: torch.Generator | None = None):
@@ -80,6 +120,6 @@ class Siren(nn.Module):
         """Image φ_θ as B×C×H×W from per-task parameters."""
         if coords is None:
             coords = coordinate_grid(height, width, params[0].device, params[0].dtype)
-        s = siren_forward(params, coords, self.omega0)
+        s = siren_forward(params, coords, self.omega0, batched=self.batched_forward)
         batch = s.shape[0]
         return (s.transpose(1, 2).reshape(batch, self.out_features, height, width) + 1.0) * 0.5
