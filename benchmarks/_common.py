@@ -134,13 +134,14 @@ class MetaProblem:
 
 def meta_problem(resolved: Resolved, eid: str, device: torch.device, dtype: torch.dtype = torch.float32,
                  seed: int = 0, spec: Mapping | None = None, denoiser: torch.nn.Module | None = None,
-                 params_path: str | Path | None = None) -> MetaProblem:
+                 params_path: str | Path | None = None, fold_denoiser: bool = True) -> MetaProblem:
     """The meta-step of experiment ``eid`` (or of ``spec``, e.g. one with a changed key) on
     random images at its task's resolution and batch size: θ and α from
     :func:`metainv.meta.model.build_model` (``inner.lr_param`` as configured), the operator
     and noisy measurement from :func:`metainv.recon.measure`, f from
     :func:`metainv.solvers.build_solver` (RED with a fresh DnCNN of ``config.denoiser``,
-    λ and σ_f from ``params_from``), the outer loss from :func:`make_outer_loss`."""
+    λ and σ_f from ``params_from``; a frozen DnCNN folded unless ``fold_denoiser`` is False),
+    the outer loss from :func:`make_outer_loss`."""
     spec = copy.deepcopy(dict(spec if spec is not None else resolved.all[eid]))
     batch, res = int(spec["outer"]["batch_size"]), int(spec["task"]["resolution"])
     siren, rates = build_model(spec, torch.Generator().manual_seed(seed))
@@ -154,7 +155,8 @@ def meta_problem(resolved: Resolved, eid: str, device: torch.device, dtype: torc
         denoiser.requires_grad_(finetune)
         if finetune:
             groups.append({"params": list(denoiser.parameters()), "lr": spec["denoiser"]["lr"]})
-    solver = build_solver(spec["solver"], denoiser=denoiser, params=solver_params(resolved, spec, params_path))
+    solver = build_solver(spec["solver"], denoiser=denoiser, params=solver_params(resolved, spec, params_path),
+                          fold_frozen_denoiser=fold_denoiser)
     x = torch.rand(batch, 3, res, res, generator=torch.Generator().manual_seed(seed + 1)).to(device, dtype)
     op, y = measure(spec, x, torch.Generator().manual_seed(seed + 2))
     outer_loss = make_outer_loss(spec["outer"]["loss"], device, spec["outer"]["lpips_net"])

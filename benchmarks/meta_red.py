@@ -1,12 +1,13 @@
 """Peak memory and time of one Meta-RED meta-step (second order), with and without
-activation checkpointing of the DnCNN, frozen (Table 3) and fine-tuned (Table 4).
+activation checkpointing of the DnCNN, frozen (Table 3) and fine-tuned (Table 4); the frozen
+DnCNN also as it was before ``build_solver`` folded its BatchNorm (``folded`` False).
 
 One meta-step: m inner SIREN updates, each backpropagating through f RED updates (each a
 DnCNN call and a Fourier data step), then the outer loss of f(φ_θm) and its gradient w.r.t. θ,
 the Meta-SGD rates and (fine-tuned) the DnCNN. The experiments (default ``meta_red_l2`` and
 ``meta_red_ft_l2``) are built from the resolved config: sizes, m, f, the DnCNN of
-``config.denoiser``, blur, λ and σ_f (``params_from``); only ``solver.checkpoint_denoiser`` is
-switched. Each configuration runs in a fresh process so peak figures do not mix.
+``config.denoiser``, blur, λ and σ_f (``params_from``); only ``solver.checkpoint_denoiser`` and
+the folding are switched. Each configuration runs in a fresh process so peak figures do not mix.
 
     python benchmarks/meta_red.py                                   # the paper config
     python benchmarks/meta_red.py --config config/config.yaml --config config/quick.yaml
@@ -23,7 +24,8 @@ import copy
 from _common import add_config_argument, config_label, config_paths, parse_or_run_one, run_in_fresh_process
 
 
-def one(configs: list[str], experiment: str, checkpoint: bool, device: str, repeats: int) -> dict:
+def one(configs: list[str], experiment: str, checkpoint: bool, device: str, repeats: int,
+        folded: bool = True) -> dict:
     import torch
 
     from _common import describe, meta_problem, reset_peak_rss, resolved_config, time_and_peak
@@ -32,12 +34,13 @@ def one(configs: list[str], experiment: str, checkpoint: bool, device: str, repe
     resolved = resolved_config(configs)
     spec = copy.deepcopy(resolved.all[experiment])
     spec["solver"]["checkpoint_denoiser"] = checkpoint
-    problem = meta_problem(resolved, experiment, dev, spec=spec)
+    problem = meta_problem(resolved, experiment, dev, spec=spec, fold_denoiser=folded)
     base = reset_peak_rss() if dev.type == "cpu" else None
     step = problem.optimiser_step()
     seconds, peak = time_and_peak(step, dev, repeats)
     out = {"experiment": experiment, "sizes": describe(problem.spec, resolved), "checkpoint": checkpoint,
-           "finetune": bool(spec["denoiser"]["finetune"]), "seconds_per_step": seconds, "peak_mib": peak}
+           "finetune": bool(spec["denoiser"]["finetune"]), "folded": folded and not spec["denoiser"]["finetune"],
+           "seconds_per_step": seconds, "peak_mib": peak}
     if base is not None:
         out["growth_mib"] = peak - base
     return out
@@ -54,15 +57,18 @@ def main() -> None:
     configs = [str(p) for p in config_paths(args)]
     print(f"device: {device}; config: {config_label(args)}; "
           "one Meta-RED meta-step (second order)")
-    print(f"{'experiment':16s} {'sizes':42s} {'DnCNN':>10s} {'checkpoint':>10s} {'s/step':>8s} "
+    print(f"{'experiment':16s} {'sizes':42s} {'DnCNN':>10s} {'folded':>7s} {'checkpoint':>10s} {'s/step':>8s} "
           f"{'peak MiB':>9s} {'growth MiB':>10s}")
     for eid in args.experiments:
-        for checkpoint in (False, True):
-            r = run_in_fresh_process(__file__, dict(configs=configs, experiment=eid, checkpoint=checkpoint,
-                                                    device=device, repeats=args.repeats))
-            print(f"{eid:16s} {r['sizes']:42s} {'fine-tuned' if r['finetune'] else 'frozen':>10s} "
-                  f"{str(checkpoint):>10s} {r['seconds_per_step']:8.2f} {r['peak_mib']:9.0f} "
-                  f"{r.get('growth_mib', float('nan')):10.0f}", flush=True)
+        for folded in (True, False):
+            for checkpoint in (False, True):
+                r = run_in_fresh_process(__file__, dict(configs=configs, experiment=eid, checkpoint=checkpoint,
+                                                        device=device, repeats=args.repeats, folded=folded))
+                if not folded and r["finetune"]:
+                    break  # a fine-tuned DnCNN is never folded: nothing to compare
+                print(f"{eid:16s} {r['sizes']:42s} {'fine-tuned' if r['finetune'] else 'frozen':>10s} "
+                      f"{str(r['folded']):>7s} {str(checkpoint):>10s} {r['seconds_per_step']:8.2f} "
+                      f"{r['peak_mib']:9.0f} {r.get('growth_mib', float('nan')):10.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,12 +25,14 @@ from metainv.train import atomic_torch_save, load_tensors
 
 
 def solver_parts(spec: Mapping, device: torch.device, denoiser_path: str | Path | None = None,
-                 solver_params: Mapping | None = None, denoiser_state: Mapping | None = None
-                 ) -> tuple[torch.nn.Module | None, Solver, Solver]:
+                 solver_params: Mapping | None = None, denoiser_state: Mapping | None = None,
+                 training: bool = False) -> tuple[torch.nn.Module | None, Solver, Solver]:
     """(denoiser or None, solver f, evaluation solver) of a meta experiment.
 
     A ``red`` solver loads the pretrained DnCNN from ``denoiser_path`` (weights frozen unless
-    ``denoiser.finetune``), optionally replaced by a fine-tuned ``denoiser_state``; RED's
+    ``denoiser.finetune`` and ``training``, the meta_train stage; frozen, the solvers run it
+    with BatchNorm folded: :func:`metainv.solvers.build_solver`), optionally replaced by a
+    fine-tuned ``denoiser_state``; RED's
     parameters are ``solver_params`` (tuned for the classical baseline) or the spec's.
     ``eval.data_consistency`` makes the evaluation solver one gradient step of size 1 on the
     data term (the observed pixels of a mask kept exactly).
@@ -41,7 +43,7 @@ def solver_parts(spec: Mapping, device: torch.device, denoiser_path: str | Path 
     if spec["solver"]["kind"] == "red":
         if denoiser_path is None:
             raise ConfigError(f"{spec['id']}: a red solver needs the trained DnCNN (--denoiser)")
-        denoiser = load_denoiser(denoiser_path, device, trainable=spec["denoiser"]["finetune"])
+        denoiser = load_denoiser(denoiser_path, device, trainable=training and spec["denoiser"]["finetune"])
         if denoiser_state is not None:
             denoiser.load_state_dict(denoiser_state)
     solver = build_solver(spec["solver"], denoiser=denoiser, params=solver_params)

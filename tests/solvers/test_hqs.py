@@ -152,7 +152,7 @@ def test_batched_classical_solves_run_the_folded_denoiser_and_give_the_same_imag
     net.double().eval().requires_grad_(False)
     params = ({"lam": 0.23, "sigma_start": 0.1, "sigma_end": 0.03} if kind == "hqs"
               else {"lam": 5.0, "sigma_f": 0.05})
-    solver = build_solver({"kind": kind, "steps": 3, "params": params}, denoiser=net)
+    solver = build_solver({"kind": kind, "steps": 3, "params": params}, denoiser=net, fold_frozen_denoiser=False)
     with torch.no_grad():
         as_trained = solver.run(None, y, op)[0]
     calls = []

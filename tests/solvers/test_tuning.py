@@ -38,11 +38,42 @@ def test_build_solver_dispatches_with_the_schedule_over_steps(blur_problem, tiny
     torch.testing.assert_close(hqs_solver(None, y, op), hqs(None, y, op, tiny_dncnn, steps=4, schedule_steps=4, **p))
 
 
+def test_build_solver_folds_a_frozen_dncnn_only(mild_blur_problem, tiny_dncnn):
+    """A DnCNN with frozen weights runs folded (Meta-RED's f: gradients reach its input, with
+    the same first and second derivatives as the unfolded net); a trainable one (fine-tuned,
+    unrolled) runs as given, and so does any denoiser with fold_frozen_denoiser=False."""
+    import copy
+
+    from metainv.nets.dncnn import DnCNN, FoldedDnCNN
+    from metainv.solvers import CheckpointedDenoiser
+
+    config = {"kind": "red", "steps": 2, "params": {"lam": 50.0, "sigma_f": 0.04}}
+    assert isinstance(build_solver(config, denoiser=tiny_dncnn).denoiser, FoldedDnCNN)
+    assert build_solver(config, denoiser=tiny_dncnn, fold_frozen_denoiser=False).denoiser is tiny_dncnn
+    trainable = copy.deepcopy(tiny_dncnn).requires_grad_(True)
+    assert build_solver(config, denoiser=trainable).denoiser is trainable
+    wrapped = build_solver({**config, "checkpoint_denoiser": True}, denoiser=tiny_dncnn).denoiser
+    assert isinstance(wrapped, CheckpointedDenoiser) and isinstance(wrapped.net, FoldedDnCNN)
+    net = DnCNN(channels=3, depth=3, features=4, noise_level=0.05).double().eval().requires_grad_(False)
+    _, y, op = mild_blur_problem
+    grads = []
+    for fold in (True, False):
+        solver = build_solver(config, denoiser=net, fold_frozen_denoiser=fold)
+        x0 = torch.rand(y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(5)).requires_grad_(True)
+        (first,) = torch.autograd.grad(solver(x0, y, op).square().sum(), x0, create_graph=True)
+        (second,) = torch.autograd.grad(first.square().sum(), x0)
+        grads.append((first, second))
+    assert float(grads[0][1].abs().max()) > 0
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9)
+
+
 def test_build_solver_runs_to_tolerance_and_reports_iterations(blur_problem, tiny_dncnn):
     _, y, op = blur_problem
     config = {"kind": "red", "steps": 12, "tol": 1e-3, "max_steps": 40, "params": {"lam": 50.0, "sigma_f": 0.04}}
-    x, info = build_solver(config, denoiser=tiny_dncnn).run(None, y, op)
-    ref, ref_info = red(None, y, op, tiny_dncnn, steps=12, tol=1e-3, max_steps=40, lam=50.0, sigma_f=0.04, return_info=True)
+    solver = build_solver(config, denoiser=tiny_dncnn)
+    x, info = solver.run(None, y, op)
+    ref, ref_info = red(None, y, op, solver.denoiser, steps=12, tol=1e-3, max_steps=40, lam=50.0, sigma_f=0.04, return_info=True)
     torch.testing.assert_close(x, ref)
     assert torch.equal(info["steps"], ref_info["steps"]) and int(info["steps"].max()) <= 40
 

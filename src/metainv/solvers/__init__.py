@@ -124,13 +124,19 @@ class Solver:
 
 
 def build_solver(config: Mapping[str, Any], *, evaluation: bool = False, denoiser: nn.Module | None = None,
-                 params: Mapping[str, Any] | None = None, key: str = "solver") -> Solver:
+                 params: Mapping[str, Any] | None = None, key: str = "solver",
+                 fold_frozen_denoiser: bool = True) -> Solver:
     """The one registry: a :class:`Solver` from a solver config.
 
     ``config``: ``kind`` (none | gd | red | hqs | tv), ``steps``, and as the kind needs
     ``step_size`` / ``eval_step_size`` (gd; ``evaluation`` picks the latter), ``params``
     (:data:`PARAMETERS`; ``params`` given here, e.g. tuned ones, replace the config's),
     ``tol`` / ``max_steps`` (run to convergence) and ``checkpoint_denoiser``.
+
+    A denoiser whose weights are frozen (no parameter requires grad) runs as
+    :func:`metainv.nets.dncnn.inference_denoiser` makes it (a DnCNN with BatchNorm folded):
+    the same map, and gradients still flow through it to its input, as Meta-RED's inner loop
+    needs. ``fold_frozen_denoiser=False`` keeps it as given (``benchmarks/meta_red.py``).
     """
     kind = config["kind"]
     chosen = dict(config.get("params") or {}) if params is None else dict(params)
@@ -138,6 +144,8 @@ def build_solver(config: Mapping[str, Any], *, evaluation: bool = False, denoise
     if kind in DENOISING:
         if denoiser is None:
             raise ConfigError(f"{key}: solver kind {kind!r} needs a denoiser")
+        if fold_frozen_denoiser and not any(p.requires_grad for p in denoiser.parameters()):
+            denoiser = inference_denoiser(denoiser)
         if config.get("checkpoint_denoiser"):
             denoiser = CheckpointedDenoiser(denoiser)
     if kind != "none" and "steps" not in config:

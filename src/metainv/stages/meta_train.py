@@ -57,7 +57,7 @@ def meta_train(spec: Mapping, data_dir: str | Path, model_path: str | Path, log_
     rates.to(device)
     outer = spec["outer"]
     solver_params = start_solver_params(spec, read_params(solver_params_path))
-    denoiser, solver, eval_solver = solver_parts(spec, device, denoiser_path, solver_params)
+    denoiser, solver, eval_solver = solver_parts(spec, device, denoiser_path, solver_params, training=True)
     learned = LearnedSolverParameters(solver_params or {}, spec["solver"]["learn"]).to(device)
     groups = [
         {"params": list(siren.parameters()), "lr": outer["lr"]},
