@@ -122,18 +122,23 @@ def test_gpu_smoke_keeps_the_paper_sizes():
 
 
 @pytest.mark.parametrize("kind", list(STEP_KINDS))
-def test_flops_counted_on_the_meta_device_equal_those_of_a_real_run(kind):
+def test_flops_counted_on_the_meta_device_equal_those_of_a_real_run(kind, monkeypatch):
     """Paper-size FLOPs are counted on the meta device (no arithmetic): it must count what a
-    real run counts."""
+    real run counts. Off the CPU the SIREN runs one baddbmm per layer, on the CPU one addmm
+    per task: the same FLOPs in total, and op by op once the CPU run takes the batched path."""
     from device_check import count_flops
+
+    from metainv.nets.siren import Siren
 
     counts = {}
     tiny = resolved_config([PAPER_CONFIG, TINY_CONFIG])
-    for device in ("cpu", "meta"):
+    for device, batched in (("cpu", None), ("cpu", True), ("meta", None)):
+        monkeypatch.setattr(Siren, "batched_forward", batched)
         built = STEP_KINDS[kind].build(tiny, torch.device(device), torch.float32)
         with HostSyncAudit():
-            counts[device] = count_flops(built.step)
-    assert counts["cpu"] == counts["meta"] and counts["cpu"][0] > 0
+            counts[device, batched] = count_flops(built.step)
+    assert counts["cpu", True] == counts["meta", None] and counts["meta", None][0] > 0
+    assert counts["cpu", None][0] == counts["meta", None][0]
 
 
 def test_host_sync_audit_sees_scalar_reads_and_copies_only_off_the_host():
