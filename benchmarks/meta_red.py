@@ -21,14 +21,15 @@ from __future__ import annotations
 import argparse
 import copy
 
-from _common import add_config_argument, config_label, config_paths, parse_or_run_one, run_in_fresh_process
+from _common import (add_config_argument, config_label, config_paths, parse_or_run_one, resolved_config,
+                     run_in_fresh_process)
 
 
 def one(configs: list[str], experiment: str, checkpoint: bool, device: str, repeats: int,
         folded: bool = True) -> dict:
     import torch
 
-    from _common import describe, meta_problem, reset_peak_rss, resolved_config, time_and_peak
+    from _common import describe, meta_problem, reset_peak_rss, time_and_peak
 
     dev = torch.device(device)
     resolved = resolved_config(configs)
@@ -59,13 +60,13 @@ def main() -> None:
           "one Meta-RED meta-step (second order)")
     print(f"{'experiment':16s} {'sizes':42s} {'DnCNN':>10s} {'folded':>7s} {'checkpoint':>10s} {'s/step':>8s} "
           f"{'peak MiB':>9s} {'growth MiB':>10s}")
+    resolved = resolved_config(configs)
     for eid in args.experiments:
-        for folded in (True, False):
+        # a fine-tuned DnCNN trains, so it is never folded: nothing to compare
+        for folded in (True,) if resolved.all[eid]["denoiser"]["finetune"] else (True, False):
             for checkpoint in (False, True):
                 r = run_in_fresh_process(__file__, dict(configs=configs, experiment=eid, checkpoint=checkpoint,
                                                         device=device, repeats=args.repeats, folded=folded))
-                if not folded and r["finetune"]:
-                    break  # a fine-tuned DnCNN is never folded: nothing to compare
                 print(f"{eid:16s} {r['sizes']:42s} {'fine-tuned' if r['finetune'] else 'frozen':>10s} "
                       f"{str(r['folded']):>7s} {str(checkpoint):>10s} {r['seconds_per_step']:8.2f} "
                       f"{r['peak_mib']:9.0f} {r.get('growth_mib', float('nan')):10.0f}", flush=True)

@@ -34,8 +34,7 @@ B = 5, m = 5 (``meta_center_m5``); (b) SIREN 5 × 256 at 64², B = 5, m = 2
 package's :func:`metainv.meta.maml.adapt`: every task in one graph, one ``torch.autograd.grad``
 per inner step; on the CPU each task's SIREN layer one ``F.linear``) and one
 ``torch.autograd.grad``; ``ours (baddbmm)`` is the same with the SIREN evaluated by one
-``baddbmm`` per layer for all tasks (the package's path on other devices, and its CPU path
-before it was measured slower there). References written here, from the same θ, rates, mask and
+``baddbmm`` per layer for all tasks (the package's path on other devices). References written here, from the same θ, rates, mask and
 measurements: ``loop`` — a Python loop over tasks, each a plain SIREN (``F.linear``) adapted
 with ``torch.autograd.grad(create_graph=True)``, its outer-loss gradient accumulated per task;
 ``torch.func`` — ``vmap`` over ``grad`` of the per-task inner loss of a ``functional_call``

@@ -48,36 +48,27 @@ def siren_forward(params: Sequence[torch.Tensor], coords: torch.Tensor, omega0: 
         raise ValueError("FiLM needs both scales and shifts (a shift alone is a bias: add it to b_l)")
     if batched is None:
         batched = params[0].device.type != "cpu"
-    n_layers = len(params) // 2
-    if not batched:
-        weights = list(zip(*(p.unbind(0) for p in params)))  # per task: W_0, b_0, W_1, …
-        if scales is None:
-            return torch.stack([_one_siren(w, coords, omega0) for w in weights])
-        gammas = list(zip(*(t.unbind(0) for t in scales)))
-        betas = list(zip(*(t.unbind(0) for t in shifts)))
-        return torch.stack([_one_siren(w, coords, omega0, g, b) for w, g, b in zip(weights, gammas, betas)])
-    h = coords.unsqueeze(0).expand(params[0].shape[0], *coords.shape)
-    for layer in range(n_layers):
-        weight, bias = params[2 * layer], params[2 * layer + 1]
-        h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
-        if layer < n_layers - 1:
-            if scales is not None:
-                h = scales[layer].unsqueeze(1) * h + shifts[layer].unsqueeze(1)
-            h = torch.sin(omega0 * h)
-    return h
+    if batched:
+        film = None if scales is None else ([g.unsqueeze(1) for g in scales], [b.unsqueeze(1) for b in shifts])
+        h = coords.unsqueeze(0).expand(params[0].shape[0], *coords.shape)
+        return _layers(params, h, omega0, film, lambda x, w, b: torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2)))
+    per_task = list(zip(*(p.unbind(0) for p in params)))  # per task: W_0, b_0, W_1, …
+    if scales is None:
+        return torch.stack([_layers(w, coords, omega0, None, F.linear) for w in per_task])
+    gammas = list(zip(*(t.unbind(0) for t in scales)))
+    betas = list(zip(*(t.unbind(0) for t in shifts)))
+    return torch.stack([_layers(w, coords, omega0, (g, b), F.linear) for w, g, b in zip(per_task, gammas, betas)])
 
 
-def _one_siren(params: Sequence[torch.Tensor], coords: torch.Tensor, omega0: float,
-               scales: Sequence[torch.Tensor] | None = None,
-               shifts: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-    """One task's SIREN (W out×in, b out; FiLM vectors of length hidden): P×d → P×out."""
-    h = coords
+def _layers(params: Sequence[torch.Tensor], h: torch.Tensor, omega0: float,
+            film: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]] | None, linear) -> torch.Tensor:
+    """The SIREN's layers on h with ``linear(h, W, b)``; ``film``: (γ_l, β_l) broadcastable to h."""
     n_layers = len(params) // 2
     for layer in range(n_layers):
-        h = F.linear(h, params[2 * layer], params[2 * layer + 1])
+        h = linear(h, params[2 * layer], params[2 * layer + 1])
         if layer < n_layers - 1:
-            if scales is not None:
-                h = scales[layer] * h + shifts[layer]
+            if film is not None:
+                h = film[0][layer] * h + film[1][layer]
             h = torch.sin(omega0 * h)
     return h
 
