@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +26,31 @@ def test_metrics_agree_with_skimage():
             use_sample_covariance=False), abs=1e-9)
         assert m["MSE"] == pytest.approx(((gt[i] - noisy[i]) ** 2).mean())
         assert torch_psnr[i].item() == pytest.approx(m["PSNR"], abs=1e-6)
+
+
+def test_mse_and_psnr_are_skimages_to_the_bit():
+    """image_metrics writes skimage's MSE and PSNR out (to keep scipy.stats out of the process):
+    the same float64 values, not just close, for float32 and float64 inputs, clipped or not."""
+    from skimage.metrics import mean_squared_error
+
+    rng = np.random.default_rng(7)
+    for shape, dtype in [((16, 16, 3), np.float64), ((32, 24, 3), np.float32), ((12, 16, 1), np.float32)]:
+        gt = rng.random(shape).astype(dtype)
+        x = (gt + 0.2 * rng.standard_normal(shape)).astype(dtype)  # some pixels outside [0, 1]
+        m = image_metrics(x, gt)
+        clipped = np.clip(x.astype(np.float64), 0.0, 1.0)
+        assert m["MSE"] == float(mean_squared_error(gt.astype(np.float64), clipped))
+        assert m["PSNR"] == float(peak_signal_noise_ratio(gt.astype(np.float64), clipped, data_range=1.0))
+    assert image_metrics(gt, gt)["PSNR"] == np.inf  # skimage's value for identical images
+
+
+def test_scoring_does_not_import_scipy_stats():
+    """What writing MSE/PSNR out is for: scoring a reconstruction never loads scipy.stats."""
+    code = ("import sys, numpy as np; from metainv.metrics import evaluate_batch; "
+            "x = np.random.rand(2, 16, 16, 3); evaluate_batch(x, x[::-1]); "
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def _ssim_wang(x, y):

@@ -160,13 +160,14 @@ def test_our_lpips_network_is_the_lpips_package_to_the_bit(net):
         assert torch.equal(a.grad, b.grad)
 
 
-def test_scoring_lpips_does_not_import_torchvision():
-    """The point of :class:`metainv.perceptual.LPIPS`: a scoring process never loads torchvision."""
+def test_scoring_lpips_does_not_import_torchvision_or_sympy():
+    """The point of :class:`metainv.perceptual.LPIPS`: a scoring process never loads torchvision
+    (nor sympy, which filling a meta-device module through ``to_empty`` would import)."""
     code = ("import sys, numpy as np; from metainv.perceptual import lpips_distance; "
             "x = np.random.rand(2, 32, 32, 3); lpips_distance(x, x[::-1], 'alex'); "
-            "print('torchvision' in sys.modules)")
+            "print('torchvision' in sys.modules, 'sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False", out.stderr
+    assert out.stdout.strip() == "False False", out.stderr
 
 
 # ---------------------------------------------------------------- calibration

@@ -121,13 +121,13 @@ def load_lpips(net: str = "vgg", device: torch.device | str = "cpu", random_back
     with torch.device("meta" if features is not None else "cpu"):
         model = LPIPS(net)
     if features is not None:
-        model = model.to_empty(device="cpu")
         state = dict(features)
     else:
         state = {k: v for k, v in model.state_dict().items() if k.startswith("features.")}
     state.update({f"heads.{k}.weight": heads[f"lin{k}.model.1.weight"] for k in range(len(model.heads))})
     state.update(shift=torch.tensor(SHIFT)[None, :, None, None], scale=torch.tensor(SCALE)[None, :, None, None])
-    model.load_state_dict(state, strict=True)
+    # assign: the module takes the loaded tensors (no ``to_empty``, whose meta-tensor path imports sympy)
+    model.load_state_dict(state, strict=True, assign=True)
     model.eval().to(device)
     for p in model.parameters():
         p.requires_grad_(False)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from metainv.data.preprocess import Crop
+if TYPE_CHECKING:  # the CLI registers these commands in every job; preprocess (PIL, pydantic) loads at use
+    from metainv.data.preprocess import Crop
 
 #: ``data.crop: auto`` resolves per source: CelebA's 178×178 centre square, else the largest
 #: centred square.
