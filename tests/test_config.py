@@ -53,6 +53,8 @@ def test_quick_config_merges_over_the_paper_config():
     assert specs["meta_center_m5"]["siren"]["hidden"] == 64
     assert specs["meta_center_m5"]["task"]["resolution"] == 32
     assert specs["meta_center_m5"]["outer"]["inner_lr_lr"] == 0.05
+    # every DnCNN task at 32² (the denoiser's resolution, which the classical rows must share)
+    assert {specs[e]["task"]["resolution"] for e in ("red_12", "meta_red_l2", "hqs_cs", "hqs_sr", "hqs_mri")} == {32}
 
 
 def test_model_from_evaluates_the_source_model_with_its_own_eval(paper_raw):
