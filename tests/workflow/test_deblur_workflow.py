@@ -92,7 +92,7 @@ def test_paper_config_plans_the_deblur_stage(tmp_path):
     "override, named",
     [
         ("experiments:\n  red_12:\n    classical: {params: {sigma_start: 0.1, lamda: 3}}\n", "lamda"),
-        ("denoiser:\n  resolution: 32\n", "resolution"),
+        ("denoiser:\n  resolution: 48\n", "resolution"),  # the quick DnCNN tasks are at 32²
         ("experiments:\n  hqs_12:\n    classical: {tune: {grid: {relax: [1.5]}}}\n", "relax"),
     ],
 )

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from metainv.nets.dncnn import inference_denoiser
 from metainv.solvers import DENOISING, build_solver, check_params
 
 
@@ -56,9 +57,13 @@ class UnrolledSolver(nn.Module):
         return self
 
     def forward(self, y: torch.Tensor, op: Any) -> torch.Tensor:
-        """x_K from x_0 = y: the registry's RED/HQS (:func:`metainv.solvers.build_solver`)."""
+        """x_K from x_0 = y: the registry's RED/HQS (:func:`metainv.solvers.build_solver`).
+        Without autograd (reconstruction, the tuning curve) the DnCNN runs with its BatchNorm
+        folded, as the classical solvers run it, so an untrained module gives their output to
+        the bit on any CPU."""
         config = {"kind": self.method, "steps": self.steps, "checkpoint_denoiser": self.checkpoint_denoiser}
-        return build_solver(config, denoiser=self.denoiser, params=self.params)(None, y, op)
+        denoiser = self.denoiser if torch.is_grad_enabled() else inference_denoiser(self.denoiser)
+        return build_solver(config, denoiser=denoiser, params=self.params)(None, y, op)
 
     def hparams(self) -> dict:
         return {"method": self.method, "params": self.params, "steps": self.steps}
