@@ -24,7 +24,7 @@ def test_table3_classical_columns(tiny_run):
     assert set(table.label) - set(ours.label) == {"Meta-RED-FiLM (L2; not in the paper)"}  # off in quick
     assert ours["mean"].map(math.isfinite).all() and (ours.n == 8).all()
     # every row beats the input, in PSNR and in LPIPS (VGG16, as the paper); HQS needs the
-    # trained DnCNN of tiny.yaml for that (with a 20-step 3 × 8 one it stayed below its input)
+    # trained DnCNN of tiny.yaml for that
     psnr = ours[ours.metric == "PSNR"].set_index("label")["mean"]
     assert (psnr.drop("Input (y)") > psnr["Input (y)"]).all(), psnr
     lpips = ours[ours.metric == "LPIPS_vgg"].set_index("label")["mean"]
